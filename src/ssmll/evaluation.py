@@ -1,0 +1,52 @@
+"""Scoring every variant on the same test set and shaping the results for DVC."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ssmll.metrics import classes_without_positives, evaluation, per_class_ap
+from ssmll.thresholds import cap_labels
+
+MAP_POLICY = "classes without test positives have no AP and are excluded from the mean"
+THRESHOLD_RULE = "CF1/OF1 at class-wise thresholds: per class, the top round(prior*n) test images, prior from the labeled part"
+
+
+def report(y: np.ndarray, scores: dict[str, np.ndarray], priors: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """The metrics file: one entry per variant (mAP, CF1, OF1, ...) and how they were computed."""
+    out: dict[str, Any] = {name: evaluation(y, s, cap_labels(s, priors)) for name, s in scores.items()}
+    out["test_images"] = int(len(y))
+    out["classes_excluded_from_mAP"] = classes_without_positives(y, classes)
+    out["mAP_policy"] = MAP_POLICY
+    out["threshold_rule"] = THRESHOLD_RULE
+    return out
+
+
+def per_class_ap_csv(y: np.ndarray, scores: dict[str, np.ndarray], classes: list[str]) -> str:
+    """Per-class AP, one row per class and one column per variant (empty where undefined)."""
+    aps = {name: per_class_ap(y, s) for name, s in scores.items()}
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["class", *aps])
+    for k, c in enumerate(classes):
+        writer.writerow([c, *("" if np.isnan(a[k]) else f"{a[k]:.4f}" for a in aps.values())])
+    return buf.getvalue()
+
+
+def predictions_table(image_ids: list[str], scores: dict[str, np.ndarray]) -> pa.Table:
+    """Long table of test scores: image_id, variant, scores (one float per class)."""
+    names = [name for name in scores for _ in image_ids]
+    ids = [i for _ in scores for i in image_ids]
+    flat = np.concatenate([s.astype(np.float32) for s in scores.values()])
+    c = flat.shape[1]
+    return pa.table(
+        {
+            "image_id": pa.array(ids, pa.string()),
+            "variant": pa.array(names, pa.string()),
+            "scores": pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel(), pa.float32()), c),
+        }
+    )

@@ -1,0 +1,50 @@
+"""What every stage command shares: reading params.yaml and reporting user errors."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from ssmll.errors import UserError
+
+PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="Params file (DVC's params.yaml).")
+
+
+def app(help_text: str) -> typer.Typer:
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=help_text)
+
+
+def load_params(path: Path, *sections: str) -> dict[str, Any]:
+    """The named top-level sections of the params file, each required."""
+    if not path.is_file():
+        raise UserError(f"params file {path} not found; run from the repository root or pass --params")
+    params = yaml.safe_load(path.read_text()) or {}
+    missing = [s for s in sections if not isinstance(params.get(s), dict)]
+    if missing:
+        raise UserError(f"{path} has no '{missing[0]}' section; restore it from the repository's params.yaml")
+    return {s: params[s] for s in sections}
+
+
+def user_errors(fn: Callable[..., None]) -> Callable[..., None]:
+    """Turn a UserError into one line on stderr and exit status 2, with no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except UserError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def env_default(name: str, default: Any) -> Any:
+    """A runtime knob's default from the environment (``SSMLL_<NAME>``)."""
+    return type(default)(os.environ.get(f"SSMLL_{name}", default))

@@ -1,0 +1,82 @@
+"""extract: encode every image (all views for train) and the class prompts with CLIP, once.
+
+Batch size, workers and device are runtime options (or SSMLL_BATCH_SIZE, SSMLL_WORKERS,
+SSMLL_DEVICE): they change speed, not the bytes written, so DVC does not track them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import typer
+
+from stages._cli import PARAMS_OPTION, app, env_default, load_params, user_errors
+from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
+from ssmll.config import from_mapping
+from ssmll.errors import UserError
+from ssmll.features import Runtime, text_table, write_image_features
+from ssmll.io import atomic_path, dumps_json, write_table_to
+from ssmll.prepared import read_classes, read_split
+from ssmll.views import ViewConfig, ViewMaker
+
+cli = app(__doc__)
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@cli.command()
+@user_errors
+def main(
+    params: Path = PARAMS_OPTION,
+    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output)."),
+    out: Path = typer.Option(Path("data/features"), help="Output directory for the features."),
+    batch_size: int = typer.Option(env_default("BATCH_SIZE", 64), min=1, help="Images per batch [env SSMLL_BATCH_SIZE]."),
+    workers: int = typer.Option(
+        env_default("WORKERS", min(4, os.cpu_count() or 1)), min=0, help="Decoding worker processes [env SSMLL_WORKERS]."
+    ),
+    device: str = typer.Option(os.environ.get("SSMLL_DEVICE", ""), help="cpu, cuda, cuda:1 ... [env SSMLL_DEVICE; default: cuda if available]."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Write image features per split (fp16 Parquet shards) and class text features."""
+    p = load_params(params, "clip", "extract")
+    clip_p, ext = p["clip"], dict(p["extract"])
+    grid = int(ext.pop("grid"))
+    templates = list(ext.pop("templates"))
+    view_cfg = from_mapping(ViewConfig, ext, "extract")
+    view_cfg.validate()
+    if grid < 1:
+        raise UserError("extract.grid must be at least 1")
+    rt = Runtime(device or _default_device(), batch_size, workers, progress)
+    if rt.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {rt.device} asked for, but CUDA is not available here; use --device cpu")
+    classes, prompt_names = read_classes(prepared)
+    tables = {split: read_split(prepared, split) for split in ("train", "test")}
+
+    clip = load_clip(clip_p["model"], str(clip_p["pretrained"]), seed=int(clip_p.get("seed", 0)), device=rt.device)
+    encoder = DenseImageEncoder(clip.model.visual, grid).eval()
+    weak_only = ViewMaker(clip.preprocess_cfg, ViewConfig(**{**vars(view_cfg), "views": 1}))
+    all_views = ViewMaker(clip.preprocess_cfg, view_cfg)
+    text = encode_prompts(clip, prompt_names, templates, rt.device).numpy()
+    meta = {
+        "model": clip_p["model"],
+        "pretrained": str(clip_p["pretrained"]),
+        "dim": clip.dim,
+        "grid": grid,
+        "views": view_cfg.views,
+        "templates": templates,
+    }
+    with atomic_path(out, is_dir=True) as tmp:
+        write_table_to(text_table(classes, prompt_names, text), tmp / "text.parquet")
+        for split, table in tables.items():
+            views = all_views if split == "train" else weak_only
+            write_image_features(table, encoder, views, rt, tmp / split, desc=f"extract {split}")
+        (tmp / "meta.json").write_text(dumps_json(meta))
+    typer.echo(f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_p['model']} on {rt.device}")
+
+
+if __name__ == "__main__":
+    cli()

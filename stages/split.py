@@ -1,0 +1,53 @@
+"""split: the SSMLL labeled/unlabeled assignment of the training pool and its class priors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from ssmll.io import atomic_path, dumps_json, write_json, write_table_to
+from ssmll.prepared import multihot, read_classes, read_split
+from ssmll.split import class_priors, labeled_split
+
+cli = app(__doc__)
+
+
+@cli.command()
+@user_errors
+def main(
+    params: Path = PARAMS_OPTION,
+    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output)."),
+    out: Path = typer.Option(Path("data/split"), help="Output directory."),
+    metrics: Path = typer.Option(Path("metrics/split.json"), help="Split summary file."),
+) -> None:
+    """Label the first int(lb_ratio * n) images of RandomState(seed).permutation(n)."""
+    s = load_params(params, "split")["split"]
+    lb_ratio, seed = float(s["lb_ratio"]), int(s["seed"])
+    classes, _ = read_classes(prepared)
+    train = read_split(prepared, "train")
+    split = labeled_split(train.column("image_id").to_pylist(), lb_ratio, seed)
+    y = multihot(train.column("labels"), len(classes))
+    priors = class_priors(y[split.labeled])
+    missing = [c for c, p in zip(classes, priors) if p == 0]
+    if missing:
+        typer.echo(
+            f"warning: no labeled positive for {', '.join(missing)}; raise split.lb_ratio or change split.seed", err=True
+        )
+    with atomic_path(out, is_dir=True) as tmp:
+        write_table_to(split.table(), tmp / "split.parquet")
+        (tmp / "priors.json").write_text(dumps_json({"classes": classes, "priors": [float(p) for p in priors]}))
+    summary = {
+        "lb_ratio": lb_ratio,
+        "seed": seed,
+        "labeled": int(split.labeled.sum()),
+        "unlabeled": int((~split.labeled).sum()),
+        "classes_without_labeled_positive": missing,
+    }
+    write_json(summary, metrics)
+    typer.echo(f"split: {summary['labeled']} labeled, {summary['unlabeled']} unlabeled")
+
+
+if __name__ == "__main__":
+    cli()
