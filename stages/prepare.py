@@ -1,4 +1,8 @@
-"""prepare: build the dataset tables (data/prepared/) and metrics/data.json."""
+"""prepare: build the dataset tables (data/prepared/) and metrics/data.json.
+
+Every image file a source lists is opened here; missing or corrupt ones are left out
+and listed in metrics/data.json and data/prepared/skipped.csv.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 import typer
 
 from stages._cli import PARAMS_OPTION, app, load_params, user_errors
-from ssmll.datasets import build_source
+from ssmll.datasets import prepare
 from ssmll.io import write_json
 from ssmll.prepared import summarize, write_prepared
 
@@ -20,15 +24,16 @@ def main(
     params: Path = PARAMS_OPTION,
     out: Path = typer.Option(Path("data/prepared"), help="Output directory for the tables."),
     metrics: Path = typer.Option(Path("metrics/data.json"), help="Dataset summary file."),
+    progress: bool = typer.Option(True, help="Show a progress bar while checking image files."),
 ) -> None:
     """Read the dataset named by data.source and write one Parquet table per split."""
     data = load_params(params, "data")["data"]
+    ds = prepare(data, progress=progress)
     source = data.get("source", "digits")
-    ds = build_source(source, {"seed": data.get("seed", 0), **(data.get(source) or {})})
     write_prepared(ds, out)
     write_json({"source": source, **summarize(ds)}, metrics)
     sizes = ", ".join(f"{k}: {t.num_rows}" for k, t in ds.tables.items())
-    typer.echo(f"prepared {source}: {sizes} images, {len(ds.skipped)} skipped")
+    typer.echo(f"prepared {source}: {sizes} images, {len(ds.skipped)} skipped (see {out / 'skipped.csv'})")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ from ssmll.io import atomic_path, dumps_json, read_json, write_table_to
 
 SPLITS = ("train", "test")
 
+#: How many skipped images ``metrics/data.json`` lists (lost files first); skipped.csv has all.
+SKIPPED_LISTED = 100
+
 SCHEMA = pa.schema(
     [
         ("image_id", pa.string()),
@@ -101,7 +104,12 @@ def summarize(ds: PreparedDataset) -> dict[str, Any]:
             "skipped": sum(s.split == split for s in ds.skipped),
         }
     reasons = collections.Counter(s.reason.split(":")[0] for s in ds.skipped)
-    out["skipped"] = {"total": len(ds.skipped), "by_reason": dict(sorted(reasons.items()))}
+    listed = sorted(ds.skipped, key=lambda s: s.reason.startswith("no labels"))[:SKIPPED_LISTED]
+    out["skipped"] = {
+        "total": len(ds.skipped),
+        "by_reason": dict(sorted(reasons.items())),
+        "files": [{"split": s.split, "image_id": s.image_id, "path": s.path, "reason": s.reason} for s in listed],
+    }
     out.update(ds.info)
     return out
 
