@@ -34,7 +34,7 @@ def main(
     params: Path = PARAMS_OPTION,
     prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output)."),
     out: Path = typer.Option(Path("data/features"), help="Output directory for the features."),
-    batch_size: int = typer.Option(env_default("BATCH_SIZE", 64), min=1, help="Images per batch [env SSMLL_BATCH_SIZE]."),
+    batch_size: int = typer.Option(env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch [env SSMLL_BATCH_SIZE]."),
     workers: int = typer.Option(
         env_default("WORKERS", min(4, os.cpu_count() or 1)), min=0, help="Decoding worker processes [env SSMLL_WORKERS]."
     ),

@@ -7,7 +7,8 @@ Layout of the features directory::
     <split>/part-00000.parquet image_id, view, global, local (rows sorted by image id, view)
 
 Embeddings are L2-normalised and stored as fp16 fixed-size lists; shards hold a fixed
-number of images, so the bytes do not depend on batch size, workers or device.
+number of images and the encoder always sees batches of one shape, so the bytes do not
+depend on batch size or workers.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ from ssmll.io import write_table_to
 from ssmll.views import ViewMaker
 
 SHARD_IMAGES = 1024
+
+#: Images per encoder call, whatever the batch size: every call has this one shape (the
+#: last is zero-padded). CPU matmul kernels change their summation order with the number
+#: of rows, which moved fp16 bits when --batch-size changed; under one fixed shape an
+#: image's features depend on its pixels alone.
+ENCODE_IMAGES = 32
 
 
 @dataclass
@@ -68,7 +75,7 @@ def _collate(batch: list[tuple[torch.Tensor, str]]) -> tuple[list[torch.Tensor],
 def encode_table(
     table: pa.Table, encoder: DenseImageEncoder, views: ViewMaker, rt: Runtime, desc: str = ""
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (global (B, V, D), local (B, V, T, D)) fp16 arrays batch by batch, in table order."""
+    """Yield (global (B, V, D), local (B, V, T, D)) fp16 arrays, ``ENCODE_IMAGES`` images at a time, in table order."""
     loader = DataLoader(
         _ImageViews(table, views),
         batch_size=rt.batch_size,
@@ -79,19 +86,37 @@ def encode_table(
     )
     autocast = torch.autocast("cuda", dtype=torch.float16, enabled=rt.device.startswith("cuda"))
     with torch.inference_mode(), tqdm(total=len(table), desc=desc, unit="img", disable=not rt.progress) as bar:
-        for tensors, errors in loader:
-            bad = [e for e in errors if e]
-            if bad:
-                raise UserError(f"{bad[0]} ({len(bad)} unreadable in this batch); fix or drop it and re-run prepare")
-            x = torch.stack(tensors)
-            b, v = x.shape[:2]
+        for images in _fixed_chunks(loader):
             with autocast:
-                g, loc = encoder(x.flatten(0, 1).to(rt.device, non_blocking=True))
-            yield (
-                g.reshape(b, v, -1).half().cpu().numpy(),
-                loc.reshape(b, v, loc.shape[1], -1).half().cpu().numpy(),
-            )
-            bar.update(b)
+                encoded = _encode_padded(encoder, images, rt.device)
+            yield encoded
+            bar.update(len(images))
+
+
+def _fixed_chunks(loader: DataLoader) -> Iterator[list[torch.Tensor]]:
+    """The loader's (V, 3, H, W) view stacks regrouped into lists of ``ENCODE_IMAGES`` (fewer at the end)."""
+    pending: list[torch.Tensor] = []
+    for tensors, errors in loader:
+        bad = [e for e in errors if e]
+        if bad:
+            raise UserError(f"{bad[0]} ({len(bad)} unreadable in this batch); fix or drop it and re-run prepare")
+        pending.extend(tensors)
+        while len(pending) >= ENCODE_IMAGES:
+            yield pending[:ENCODE_IMAGES]
+            pending = pending[ENCODE_IMAGES:]
+    if pending:
+        yield pending
+
+
+def _encode_padded(encoder: DenseImageEncoder, images: list[torch.Tensor], device: str) -> tuple[np.ndarray, np.ndarray]:
+    n = len(images)
+    x = torch.stack(images + [torch.zeros_like(images[0])] * (ENCODE_IMAGES - n))
+    b, v = x.shape[:2]
+    g, loc = encoder(x.flatten(0, 1).to(device, non_blocking=True))
+    return (
+        g.reshape(b, v, -1)[:n].half().cpu().numpy(),
+        loc.reshape(b, v, loc.shape[1], -1)[:n].half().cpu().numpy(),
+    )
 
 
 def write_image_features(
