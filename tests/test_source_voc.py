@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from source_fixtures import prepared_labels, prepared_paths, run_prepare, truncate, write_image
+from typer.testing import CliRunner
 
 from ssmll.datasets import build_source
 from ssmll.datasets.classnames import VOC_CLASSES
 from ssmll.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
 
 # devkit split -> image id -> objects (class, difficult)
 VOC2007 = {
@@ -142,3 +150,35 @@ def test_wrong_root_says_what_belongs_there(tmp_path):
     result, _ = run_prepare(tmp_path, {"source": "voc2007", "voc2007": {"root": str(tmp_path / "voc")}})
     assert result.exit_code == 2
     assert "no VOCdevkit/VOC2007/ImageSets/Main" in result.output
+
+
+def random_voc_split(rng: np.random.Generator, prefix: str, n: int) -> dict:
+    """``n`` images with 1-3 objects of a few classes, some difficult."""
+    classes = ["bird", "car", "cat", "dog", "person", "pottedplant", "tvmonitor"]
+    return {
+        f"{prefix}{k:04d}": [(str(c), int(rng.random() < 0.2)) for c in rng.choice(classes, rng.integers(1, 4), replace=False)]
+        for k in range(n)
+    }
+
+
+@pytest.mark.slow
+def test_voc_fixture_goes_through_the_whole_pipeline(tmp_path, monkeypatch):
+    """Every stage of dvc.yaml, in order, run as its cmd says, on a VOC 2007 tree with tiny CLIP settings."""
+    rng = np.random.default_rng(0)
+    root = make_voc(tmp_path / "voc", "2007", {"trainval": random_voc_split(rng, "1", 40), "test": random_voc_split(rng, "2", 20)})
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(source="voc2007", voc2007={"root": str(root)})
+    params["clip"].update(model="ViT-S-32", pretrained="none")
+    params["extract"].update(grid=2, views=2)
+    params["split"].update(lb_ratio=0.5)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        module, *args = shlex.split(stage["cmd"])[2:]  # python -m <module> <args>
+        result = CliRunner().invoke(importlib.import_module(module).cli, args)
+        assert result.exit_code == 0, f"stage {name}: {result.output}"
+    data = json.loads(Path("metrics/data.json").read_text())
+    assert (data["splits"]["train"]["images"], data["splits"]["test"]["images"]) == (40, 20)
+    assert data["classes"] == VOC_CLASSES
+    evaluation = json.loads(Path("metrics/eval.json").read_text())
+    assert 0 <= evaluation["zeroshot"]["mAP"] <= 100
