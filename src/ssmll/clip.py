@@ -9,6 +9,7 @@ rather than sitting in download retries.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,9 @@ def load_clip(name: str, pretrained: str, seed: int = 0, device: str = "cpu") ->
     torch.manual_seed(seed)
     try:
         model = open_clip.create_model(name, pretrained=weights, device=device, **kwargs)
-    except (RuntimeError, KeyError) as e:
-        raise UserError(f"cannot load clip.pretrained={pretrained} into {name}: {str(e).splitlines()[0]}") from e
+    except (RuntimeError, KeyError, ValueError, OSError, pickle.UnpicklingError) as e:
+        first = (str(e).splitlines() or [""])[0]
+        raise UserError(f"cannot load clip.pretrained={pretrained} into {name}: {type(e).__name__}: {first}") from e
     model.eval()
     cfg = dict(model.visual.preprocess_cfg)
     return LoadedClip(model, cfg, open_clip.get_tokenizer(name), _embed_dim(model))
@@ -116,7 +118,7 @@ def _download_host(cfg: dict) -> str:
 
 def _reachable(host: str) -> bool:
     """One TCP connect with a short timeout; offline switches short-circuit it."""
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("SSMLL_OFFLINE") == "1":
+    if any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "SSMLL_OFFLINE")):
         return False
     try:
         with socket.create_connection((host, 443), timeout=_PROBE_TIMEOUT_S):
