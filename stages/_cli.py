@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,24 @@ def load_params(path: Path, *sections: str) -> dict[str, Any]:
     """The named top-level sections of the params file, each required."""
     if not path.is_file():
         raise UserError(f"params file {path} not found; run from the repository root or pass --params")
-    params = yaml.safe_load(path.read_text()) or {}
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from e
     missing = [s for s in sections if not isinstance(params.get(s), dict)]
     if missing:
         raise UserError(f"{path} has no '{missing[0]}' section; restore it from the repository's params.yaml")
     return {s: params[s] for s in sections}
+
+
+def check_keys(values: Mapping[str, Any], where: str, *names: str) -> None:
+    """The params section ``where`` must have exactly the keys ``names`` (typos are errors, not ignored)."""
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise UserError(f"unknown param {where}.{unknown[0]}; known: {', '.join(sorted(names))}")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise UserError(f"param {where}.{missing[0]} is missing; restore it from the repository's params.yaml")
 
 
 def user_errors(fn: Callable[..., None]) -> Callable[..., None]:

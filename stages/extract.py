@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import typer
 
-from stages._cli import PARAMS_OPTION, app, env_default, load_params, user_errors
+from stages._cli import PARAMS_OPTION, app, check_keys, env_default, load_params, user_errors
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
 from ssmll.config import from_mapping
 from ssmll.errors import UserError
@@ -44,6 +44,7 @@ def main(
     """Write image features per split (fp16 Parquet shards) and class text features."""
     p = load_params(params, "clip", "extract")
     clip_p, ext = p["clip"], dict(p["extract"])
+    check_keys(clip_p, "clip", "model", "pretrained", "seed")
     grid = int(ext.pop("grid"))
     templates = list(ext.pop("templates"))
     view_cfg = from_mapping(ViewConfig, ext, "extract")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from stages._cli import PARAMS_OPTION, app, check_keys, load_params, user_errors
+from ssmll.errors import UserError
 from ssmll.io import atomic_path, dumps_json, write_json, write_table_to
 from ssmll.prepared import multihot, read_classes, read_split
 from ssmll.split import class_priors, labeled_split
@@ -24,7 +25,11 @@ def main(
 ) -> None:
     """Label the first int(lb_ratio * n) images of RandomState(seed).permutation(n)."""
     s = load_params(params, "split")["split"]
-    lb_ratio, seed = float(s["lb_ratio"]), int(s["seed"])
+    check_keys(s, "split", "lb_ratio", "seed")
+    try:
+        lb_ratio, seed = float(s["lb_ratio"]), int(s["seed"])
+    except (TypeError, ValueError):
+        raise UserError(f"split.lb_ratio must be a number and split.seed an integer, got {s['lb_ratio']!r}, {s['seed']!r}") from None
     classes, _ = read_classes(prepared)
     train = read_split(prepared, "train")
     split = labeled_split(train.column("image_id").to_pylist(), lb_ratio, seed)
