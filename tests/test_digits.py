@@ -1,0 +1,85 @@
+"""ssmll.datasets.digits: the embedded digit scenes are deterministic, honest and validated."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssmll.datasets.digits import CLASS_NAMES, DigitScenesConfig, _split_scans, build, draw_digits
+from ssmll.errors import UserError
+
+SMALL = DigitScenesConfig(n_train=12, n_test=6, image_size=64)
+
+
+def test_same_config_gives_identical_tables():
+    a, b = build(SMALL), build(SMALL)
+    for split in ("train", "test"):
+        assert a.tables[split].equals(b.tables[split])
+
+
+def test_seed_changes_the_images():
+    a = build(SMALL)
+    b = build(dataclasses.replace(SMALL, seed=1))
+    assert a.tables["train"].column("image").to_pylist() != b.tables["train"].column("image").to_pylist()
+
+
+def test_tables_have_the_configured_sizes_and_decodable_images():
+    ds = build(SMALL)
+    assert ds.classes == CLASS_NAMES
+    assert {split: t.num_rows for split, t in ds.tables.items()} == {"train": 12, "test": 6}
+    img = Image.open(io.BytesIO(ds.tables["test"].column("image")[0].as_py()))
+    assert (img.mode, img.size) == ("RGB", (64, 64))
+
+
+def test_train_and_test_scenes_use_disjoint_source_scans():
+    pools = _split_scans(SMALL)
+    for digit in range(10):
+        train = {scan.tobytes() for scan in pools["train"][digit]}
+        test = {scan.tobytes() for scan in pools["test"][digit]}
+        assert train and test
+        assert not train & test, f"digit {digit}: a scan is in both pools"
+
+
+@pytest.mark.parametrize("count", [1, 3, 4])
+def test_each_scene_has_as_many_distinct_labels_as_digits_drawn(count):
+    cfg = dataclasses.replace(SMALL, min_digits=count, max_digits=count)
+    labels = build(cfg).tables["train"].column("labels").to_pylist()
+    assert all(len(x) == count for x in labels)
+
+
+def test_label_counts_stay_within_min_and_max():
+    cfg = dataclasses.replace(SMALL, n_train=40, min_digits=2, max_digits=3)
+    counts = {len(x) for x in build(cfg).tables["train"].column("labels").to_pylist()}
+    assert counts == {2, 3}
+
+
+def test_with_in_group_probability_one_a_scene_stays_in_one_group():
+    cfg = dataclasses.replace(SMALL, max_digits=3, in_group_prob=1.0)
+    groups = [set(g) for g in cfg.groups]
+    for i in range(200):
+        digits = set(draw_digits(np.random.default_rng(i), cfg))
+        assert any(digits <= g for g in groups), digits
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"min_digits": 3, "max_digits": 2}, "min_digits <= max_digits"),
+        ({"max_digits": 10}, "max_digits <= 9"),
+        ({"groups": [[0, 1, 2], [2, 3]]}, "distinct digits"),
+        ({"groups": [[0, 10]]}, "distinct digits"),
+        ({"groups": [[0, 1], []]}, "non-empty"),
+        ({"groups": []}, "non-empty"),
+        ({"in_group_prob": 1.5}, "in_group_prob"),
+        ({"n_test": 0}, "n_train and n_test"),
+        ({"image_size": 16}, "image_size"),
+        ({"test_fraction_of_scans": 1.0}, "test_fraction_of_scans"),
+    ],
+)
+def test_impossible_settings_are_user_errors(change, message):
+    with pytest.raises(UserError, match=message):
+        build(dataclasses.replace(SMALL, **change))
