@@ -7,7 +7,6 @@ two views. Tests that only read it share the session copy; tests that write copy
 
 from __future__ import annotations
 
-import copy
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,29 +23,7 @@ from ssmll.io import write_parquet
 from ssmll.prepared import PreparedDataset, write_prepared
 from ssmll.views import ViewConfig, ViewMaker
 
-REPO = Path(__file__).resolve().parents[1]
-
-#: The size keys that make the default pipeline tiny; everything else stays as in params.yaml.
-TINY: dict[str, Any] = {
-    "data.digits.n_train": 120,
-    "data.digits.n_test": 60,
-    "extract.views": 2,
-    "extract.grid": 2,
-}
-
-TEMPLATES = ["a photo of the number {}."]
-
-
-def repo_params(overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
-    """The repository's params.yaml with ``TINY`` and then ``overrides`` (dotted keys) applied."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for dotted, value in {**TINY, **overrides}.items():
-        *parents, leaf = dotted.split(".")
-        node = params
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    return params
+from tiny_params import TEMPLATES, TINY, repo_params
 
 
 @pytest.fixture
@@ -89,9 +66,16 @@ def tiny_clip() -> LoadedClip:
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory, tiny_clip: LoadedClip) -> Tiny:
+def tiny_scenes() -> PreparedDataset:
+    """The tiny digit scenes, in memory."""
+    return build(DigitScenesConfig(n_train=TINY["data.digits.n_train"], n_test=TINY["data.digits.n_test"]))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory, tiny_scenes: PreparedDataset, tiny_clip: LoadedClip) -> Tiny:
+    """The tiny digit scenes prepared and their features extracted, as the stages write them."""
     root = tmp_path_factory.mktemp("tiny")
-    ds = build(DigitScenesConfig(n_train=TINY["data.digits.n_train"], n_test=TINY["data.digits.n_test"]))
+    ds = tiny_scenes
     write_prepared(ds, root / "prepared")
     encoder = DenseImageEncoder(tiny_clip.model.visual, grid=TINY["extract.grid"]).eval()
     views = {
@@ -104,9 +88,3 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, tiny_clip: LoadedClip) -> Tin
     text = encode_prompts(tiny_clip, ds.prompt_names, TEMPLATES).numpy()
     write_parquet(text_table(ds.classes, ds.prompt_names, text), root / "features" / "text.parquet")
     return Tiny(root, ds, tiny_clip)
-
-
-@pytest.fixture
-def tiny_dataset(tiny: Tiny) -> PreparedDataset:
-    """A deep copy of the tiny prepared dataset, free to modify."""
-    return copy.deepcopy(tiny.dataset)

@@ -1,0 +1,61 @@
+"""ssmll.evaluation: the metrics file, per-class AP for dvc plots, and the predictions table."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from ssmll.evaluation import per_class_ap_csv, predictions_table, report
+from ssmll.metrics import evaluation, per_class_ap
+from ssmll.thresholds import cap_labels
+
+CLASSES = ["zero", "one", "two", "three"]
+
+
+@pytest.fixture
+def data() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    y = (rng.random((30, 4)) < 0.4).astype(np.float32)
+    y[:, 3] = 0  # a class without test positives
+    scores = {"zeroshot": rng.random((30, 4)), "linear_probe": rng.random((30, 4)) + y}
+    return y, scores
+
+
+def test_report_scores_every_variant_at_the_prior_thresholds(data):
+    y, scores = data
+    priors = np.array([0.3, 0.2, 0.5, 0.1])
+    result = report(y, scores, priors, CLASSES)
+    for name, s in scores.items():
+        assert result[name] == evaluation(y, s, cap_labels(s, priors))
+        assert {"mAP", "CF1", "OF1"} <= set(result[name])
+    assert result["linear_probe"]["mAP"] > result["zeroshot"]["mAP"]
+    assert result["test_images"] == 30
+    assert result["classes_excluded_from_mAP"] == ["three"]
+    assert "excluded" in result["mAP_policy"]
+
+
+def test_per_class_csv_has_one_row_per_class_and_a_column_per_variant(data):
+    y, scores = data
+    rows = list(csv.reader(io.StringIO(per_class_ap_csv(y, scores, CLASSES))))
+    assert rows[0] == ["class", "zeroshot", "linear_probe"]
+    assert [r[0] for r in rows[1:]] == CLASSES
+    assert rows[4][1:] == ["", ""]
+    expected = per_class_ap(y, scores["linear_probe"])
+    np.testing.assert_allclose([float(r[2]) for r in rows[1:4]], expected[:3], atol=5e-5)
+
+
+def test_predictions_table_has_a_row_per_variant_and_image(data):
+    _, scores = data
+    ids = [f"test_{i:06d}" for i in range(30)]
+    table = predictions_table(ids, scores)
+    assert table.num_rows == 2 * 30
+    assert table.column_names == ["image_id", "variant", "scores"]
+    assert table.column("scores").type.list_size == 4
+    rows = table.to_pylist()
+    for name, s in scores.items():
+        mine = [r for r in rows if r["variant"] == name]
+        assert [r["image_id"] for r in mine] == ids
+        np.testing.assert_array_equal(np.array([r["scores"] for r in mine], np.float32), s.astype(np.float32))

@@ -1,0 +1,97 @@
+"""ssmll.features: cached features read back as written, in shards whose bytes ignore runtime knobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import ssmll.features
+from ssmll.clip import DenseImageEncoder, encode_prompts
+from ssmll.errors import UserError
+from ssmll.features import Runtime, encode_table, read_image_features, read_text_features, write_image_features
+from ssmll.prepared import make_table
+from ssmll.views import ViewConfig, ViewMaker
+
+from tiny_params import TEMPLATES, TINY
+
+SUBSET = 20
+SHARD = 7
+
+
+def test_image_features_read_back_in_table_order(tiny):
+    feats = read_image_features(tiny.features, "train")
+    n, views, grid, dim = TINY["data.digits.n_train"], TINY["extract.views"], TINY["extract.grid"], tiny.clip.dim
+    assert feats.image_ids == tiny.dataset.tables["train"].column("image_id").to_pylist()
+    assert feats.global_.shape == (n, views, dim)
+    assert feats.local.shape == (n, views, grid * grid, dim)
+    assert feats.global_.dtype == np.float16
+    np.testing.assert_allclose(np.linalg.norm(feats.global_.astype(np.float32), axis=-1), 1.0, atol=2e-3)
+    assert not np.array_equal(feats.global_[:, 0], feats.global_[:, 1])
+
+
+def test_views_argument_keeps_the_first_views(tiny):
+    all_views = read_image_features(tiny.features, "train")
+    first = read_image_features(tiny.features, "train", views=1)
+    np.testing.assert_array_equal(first.global_, all_views.global_[:, :1])
+    np.testing.assert_array_equal(first.local, all_views.local[:, :1])
+
+
+def test_text_features_read_back(tiny):
+    expected = encode_prompts(tiny.clip, tiny.dataset.prompt_names, TEMPLATES).numpy().astype(np.float16)
+    np.testing.assert_array_equal(read_text_features(tiny.features), expected)
+
+
+@pytest.fixture(scope="module")
+def sharded(tiny, tmp_path_factory) -> dict[str, Path]:
+    """The first test images written twice with small shards: batch 7 with 2 workers, batch 32 with none."""
+    table = tiny.dataset.tables["test"].slice(0, SUBSET)
+    encoder = DenseImageEncoder(tiny.clip.model.visual, TINY["extract.grid"]).eval()
+    views = ViewMaker(tiny.clip.preprocess_cfg, ViewConfig(views=1))
+    root = tmp_path_factory.mktemp("sharded")
+    runs = {"batch7_workers2": Runtime("cpu", 7, 2, False), "batch32_workers0": Runtime("cpu", 32, 0, False)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ssmll.features, "SHARD_IMAGES", SHARD)
+        for name, rt in runs.items():
+            write_image_features(table, encoder, views, rt, root / name)
+    return {name: root / name for name in runs}
+
+
+def test_shards_hold_a_fixed_number_of_images(sharded):
+    for out in sharded.values():
+        files = sorted(out.iterdir())
+        assert [f.name for f in files] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+        assert [pq.read_metadata(f).num_rows for f in files] == [SHARD, SHARD, SUBSET - 2 * SHARD]
+
+
+def test_batch_size_and_workers_do_not_change_the_bytes(sharded):
+    a, b = sharded.values()
+    for name in ("part-00000.parquet", "part-00001.parquet", "part-00002.parquet"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_sharded_subset_equals_the_features_of_the_whole_table(sharded, tiny):
+    """An image's features do not depend on which images share its batch."""
+    out = sharded["batch7_workers2"]
+    subset = read_image_features(out.parent, out.name)
+    whole = read_image_features(tiny.features, "test")
+    assert subset.image_ids == whole.image_ids[:SUBSET]
+    np.testing.assert_array_equal(subset.global_, whole.global_[:SUBSET])
+    np.testing.assert_array_equal(subset.local, whole.local[:SUBSET])
+
+
+def test_unreadable_image_is_a_user_error_naming_it(tiny):
+    table = make_table(["good", "zz_broken"], [[0], [1]], images=[tiny.dataset.tables["test"].column("image")[0].as_py(), b"junk"])
+    encoder = DenseImageEncoder(tiny.clip.model.visual, 2).eval()
+    views = ViewMaker(tiny.clip.preprocess_cfg, ViewConfig(views=1))
+    with pytest.raises(UserError, match="zz_broken: cannot decode image"):
+        list(encode_table(table, encoder, views, Runtime("cpu", 4, 0, False)))
+
+
+def test_reading_before_extract_names_the_stage_to_run(tmp_path):
+    with pytest.raises(UserError, match="run the extract stage first"):
+        read_image_features(tmp_path, "train")
+    with pytest.raises(UserError, match="run the extract stage first"):
+        read_text_features(tmp_path)

@@ -1,0 +1,85 @@
+"""ssmll.views: each view is a pure function of (seed, image id, view index)."""
+
+from __future__ import annotations
+
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+from ssmll.errors import UserError
+from ssmll.images import open_rgb
+from ssmll.views import ViewConfig, ViewMaker, view_seed
+
+
+@pytest.fixture(scope="module")
+def maker(tiny_clip) -> ViewMaker:
+    return ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=3, hflip=0.5))
+
+
+@pytest.fixture(scope="module")
+def image(tiny_scenes) -> Image.Image:
+    return open_rgb(data=tiny_scenes.tables["train"].column("image")[0].as_py())
+
+
+def test_views_have_the_model_input_shape(maker, image, tiny_clip):
+    assert maker(image, "a").shape == (3, 3, *tiny_clip.preprocess_cfg["size"])
+
+
+def test_same_image_id_and_view_give_the_same_pixels(maker, image):
+    assert torch.equal(maker(image, "a"), maker(image, "a"))
+
+
+def test_strong_views_differ_between_views_and_image_ids(maker, image):
+    views_a, views_b = maker(image, "a"), maker(image, "b")
+    assert not torch.equal(views_a[1], views_a[2])
+    assert not torch.equal(views_a[1], views_b[1])
+    assert torch.equal(views_a[0], views_b[0])
+
+
+def test_views_do_not_depend_on_call_order_or_global_rng(maker, image):
+    alone = maker(image, "a")
+    torch.manual_seed(123)
+    maker(image, "b")
+    torch.rand(10)
+    assert torch.equal(maker(image, "a"), alone)
+
+
+def test_making_views_leaves_the_global_rng_alone(maker, image):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    maker(image, "a")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_view_zero_is_open_clips_eval_transform(maker, image):
+    _, _, preprocess_val = open_clip.create_model_and_transforms("ViT-S-32")
+    assert torch.equal(maker(image, "a")[0], preprocess_val(image))
+
+
+def test_seed_changes_strong_views(tiny_clip, image):
+    other = ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=2, seed=1))
+    same = ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=2, seed=0))
+    assert not torch.equal(other(image, "a")[1], same(image, "a")[1])
+
+
+def test_view_seeds_are_distinct_and_fit_torch():
+    seeds = {view_seed(s, i, v) for s in (0, 1) for i in ("a", "b", "train_000001") for v in range(1, 4)}
+    assert len(seeds) == 2 * 3 * 3
+    assert all(0 <= s < 2**63 for s in seeds)
+
+
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        (ViewConfig(views=0), "extract.views"),
+        (ViewConfig(crop_scale=(0.0, 1.0)), "extract.crop_scale"),
+        (ViewConfig(crop_scale=(0.8, 0.5)), "extract.crop_scale"),
+        (ViewConfig(hflip=1.5), "extract.hflip"),
+        (ViewConfig(jitter=-0.1), "extract.jitter"),
+    ],
+)
+def test_invalid_view_settings_are_user_errors(cfg, message):
+    with pytest.raises(UserError, match=message):
+        cfg.validate()
