@@ -82,6 +82,16 @@ def test_annotation_with_unknown_category_is_an_error(tmp_path):
         build_source("coco2014", {"root": str(root)})
 
 
+def test_entry_without_its_fields_is_an_error_naming_the_file(tmp_path):
+    root = make_coco(tmp_path / "coco")
+    path = root / "annotations" / "instances_train2014.json"
+    coco = json.loads(path.read_text())
+    del coco["images"][0]["file_name"]
+    path.write_text(json.dumps(coco))
+    with pytest.raises(UserError, match="instances_train2014.json is not a COCO instances file: an entry lacks or garbles 'file_name'"):
+        build_source("coco2014", {"root": str(root)})
+
+
 def test_missing_annotation_file_names_it(tmp_path):
     root = make_coco(tmp_path / "coco")
     (root / "annotations" / "instances_val2014.json").unlink()

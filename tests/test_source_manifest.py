@@ -114,9 +114,9 @@ def test_class_list_file_with_prompt_names_and_own_columns(tmp_path):
 def test_txt_class_list_and_prompt_name_override(tmp_path):
     write_images(tmp_path / "ds")
     manifest = write_manifest(tmp_path / "ds" / "m.jsonl", ROWS)
-    classes = tmp_path / "classes.txt"
-    classes.write_text("dog\ncat\nsofa\ntvmonitor\n")
-    data = {"source": "manifest", "prompt_names": {"tvmonitor": "television"}, "manifest": {"file": str(manifest), "classes_file": str(classes)}}
+    (tmp_path / "ds" / "classes.txt").write_text("dog\ncat\nsofa\ntvmonitor\n")
+    options = {"file": str(manifest), "classes_file": "classes.txt"}  # found beside the manifest
+    data = {"source": "manifest", "prompt_names": {"tvmonitor": "television"}, "manifest": options}
     ds = prepare(data)
     assert ds.classes == ["dog", "cat", "sofa", "tvmonitor"]
     assert ds.prompt_names == ["dog", "cat", "sofa", "television"]

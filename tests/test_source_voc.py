@@ -145,6 +145,14 @@ def test_missing_annotation_and_corrupt_image_are_skipped(tmp_path):
     assert reasons["000007"].startswith("missing: annotation") and "truncated" in reasons["000001"]
 
 
+def test_image_listed_twice_in_class_files_is_an_error_naming_it(tmp_path):
+    root = make_voc(tmp_path / "voc", "2007", VOC2007)
+    for path in (root / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main").glob("*_test.txt"):
+        path.write_text(path.read_text() + path.read_text().splitlines(keepends=True)[0])
+    with pytest.raises(UserError, match=r"1 image id\(s\) listed more than once: '000001' \(test, test\)"):
+        build_source("voc2007", {"root": str(root)})
+
+
 def test_wrong_root_says_what_belongs_there(tmp_path):
     make_voc(tmp_path / "voc", "2012", VOC2012)
     result, _ = run_prepare(tmp_path, {"source": "voc2007", "voc2007": {"root": str(tmp_path / "voc")}})

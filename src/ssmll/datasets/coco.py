@@ -15,7 +15,9 @@ as skipped (``no labels``). Image ids are the file names without extension.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,10 @@ def build(cfg: CocoConfig) -> PreparedDataset:
     if _categories(coco["test"], files["test"]) != categories:
         raise UserError(f"{files['train']} and {files['test']} list different categories; use the files of one COCO release")
     index = {cat_id: i for i, (cat_id, _) in enumerate(categories)}
-    splits = {split: _records(coco[split], SPLITS[split], index, files[split]) for split in SPLITS}
+    splits = {}
+    for split, folder in SPLITS.items():
+        with _malformed(files[split]):
+            splits[split] = _records(coco[split], folder, index, files[split])
     classes = [name for _, name in categories]
     return assemble(classes, prompt_names(classes, COCO_PROMPT_NAMES), splits, root, drop_unlabeled=True)
 
@@ -51,8 +56,8 @@ def build(cfg: CocoConfig) -> PreparedDataset:
 def _load(path: Path) -> dict[str, Any]:
     try:
         obj = json.loads(require_file(path, "COCO annotation file").read_bytes())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot parse {path} as JSON ({e}); download the annotations again") from e
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read {path} as JSON ({e}); download the annotations again") from e
     missing = [k for k in ("images", "annotations", "categories") if not isinstance(obj, dict) or k not in obj]
     if missing:
         raise UserError(f"{path} has no '{missing[0]}' list; it is not a COCO instances file")
@@ -61,7 +66,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _categories(coco: dict[str, Any], path: Path) -> list[tuple[int, str]]:
     """(category id, name) pairs in id order."""
-    cats = sorted((int(c["id"]), str(c["name"])) for c in coco["categories"])
+    with _malformed(path):
+        cats = sorted((int(c["id"]), str(c["name"])) for c in coco["categories"])
     ids = [i for i, _ in cats]
     if len(set(ids)) != len(ids):
         raise UserError(f"{path} repeats category ids; it is not a valid COCO instances file")
@@ -90,3 +96,12 @@ def _records(coco: dict[str, Any], folder: str, index: dict[int, int], path: Pat
         Record(Path(img["file_name"]).stem, f"{folder}/{img['file_name']}", tuple(sorted(labels[int(img["id"])])))
         for img in coco["images"]
     ]
+
+
+@contextlib.contextmanager
+def _malformed(path: Path) -> Iterator[None]:
+    """Entries without the fields COCO files have are a user error naming the file."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path} is not a COCO instances file: an entry lacks or garbles {e}") from e

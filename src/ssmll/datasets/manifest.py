@@ -11,7 +11,8 @@ The manifest is a CSV (with a header), JSON Lines or Parquet file with the colum
   ``round(test_fraction * n)`` go to test;
 - an id column (optional, ``id_column``); otherwise an image's id is its path as written.
 
-The class list is ``classes_file`` when given: a ``.txt`` file with one name per line,
+The class list is ``classes_file`` when given (relative to the working directory, or
+else to the manifest's folder): a ``.txt`` file with one name per line,
 or a ``.json`` file with a list of names or an object mapping each name to the phrase
 CLIP's prompts use for it; otherwise the sorted label names found in the manifest.
 A label that is not in the class list is an error naming it.
@@ -68,7 +69,7 @@ def build(cfg: ManifestConfig) -> PreparedDataset:
     _require_columns(rows, path, cfg)
     ids = [_image_id(row, cfg) for row in rows]
     names = [_label_names(row.get(cfg.labels_column), cfg.label_separator) for row in rows]
-    classes, prompts = _class_list(cfg.classes_file, names)
+    classes, prompts = _class_list(_beside(cfg.classes_file, path), names)
     index, unknown = {c: k for k, c in enumerate(classes)}, {}
     records = [
         Record(i, str(row[cfg.path_column]).strip(), label_indices(n, index, i, unknown))
@@ -136,6 +137,11 @@ def _label_names(value: Any, separator: str) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
+def _beside(name: str, manifest: Path) -> str:
+    """A file named relative to the working directory, else to the manifest's folder."""
+    return name if not name or Path(name).exists() else str(manifest.parent / name)
+
+
 def _class_list(classes_file: str, names: list[list[str]]) -> tuple[list[str], list[str]]:
     """Class names and their prompt phrases, from the class-list file or the labels found."""
     if not classes_file:
@@ -158,7 +164,7 @@ def _class_list(classes_file: str, names: list[list[str]]) -> tuple[list[str], l
 def _read_json(path: Path) -> Any:
     try:
         obj = json.loads(require_file(path, "class list (data.manifest.classes_file)").read_text(encoding="utf-8-sig"))
-    except ValueError as e:
+    except (OSError, ValueError) as e:
         raise UserError(f"cannot parse class list {path}: {e}") from e
     if not isinstance(obj, (list, dict)):
         raise UserError(f"class list {path} should be a JSON list of names or an object name -> prompt phrase")

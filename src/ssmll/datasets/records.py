@@ -47,7 +47,10 @@ def require_file(path: Path, what: str) -> Path:
 
 def read_lines(path: Path, what: str) -> list[str]:
     """The non-blank lines of a list file, stripped."""
-    text = require_file(path, what).read_text(encoding="utf-8-sig", errors="replace")
+    try:
+        text = require_file(path, what).read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as e:
+        raise UserError(f"cannot read {what} {path}: {e}") from e
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

@@ -85,29 +85,30 @@ def _labels_from(base: Path, split: str, wanted: str) -> str:
 
 def _from_imagesets(base: Path, split: str, difficult_positive: bool) -> list[Record]:
     present = {1, 0} if difficult_positive else {1}
-    order: list[str] = []
+    order: list[str] = []  # the first file's ids; a repeated one is reported by assemble
     labels: dict[str, list[int]] = {}
     for k, cls in enumerate(VOC_CLASSES):
         path = _class_file(base, cls, split)
         marks = _read_class_file(path)
         if not order:
-            order = list(marks)
+            order = [image_id for image_id, _ in marks]
             labels = {i: [] for i in order}
-        elif marks.keys() != labels.keys():
+        elif {image_id for image_id, _ in marks} != labels.keys():
             raise UserError(f"{path} lists other images than {_class_file(base, VOC_CLASSES[0], split)}; the devkit is mixed up")
-        for image_id, mark in marks.items():
+        for image_id, mark in marks:
             if mark in present:
                 labels[image_id].append(k)
-    return [Record(i, f"JPEGImages/{i}.jpg", tuple(labels[i])) for i in order]
+    return [Record(i, f"JPEGImages/{i}.jpg", tuple(sorted(set(labels[i])))) for i in order]
 
 
-def _read_class_file(path: Path) -> dict[str, int]:
-    marks = {}
+def _read_class_file(path: Path) -> list[tuple[str, int]]:
+    """(image id, mark) per line of a class file."""
+    marks = []
     for line in read_lines(path, "VOC class file"):
         parts = line.split()
         if len(parts) != 2 or parts[1] not in ("1", "0", "-1"):
             raise UserError(f"{path}: line {line!r} is not '<image id> <1|0|-1>'")
-        marks[parts[0]] = int(parts[1])
+        marks.append((parts[0], int(parts[1])))
     return marks
 
 
@@ -123,7 +124,7 @@ def _from_xml(base: Path, split: str, difficult_positive: bool, our_split: str) 
         except FileNotFoundError:
             skipped.append(Skipped(our_split, image_id, f"missing: annotation {xml}", str(base / image)))
             continue
-        except ET.ParseError as e:
+        except (ET.ParseError, OSError) as e:
             skipped.append(Skipped(our_split, image_id, f"corrupt: annotation {xml}: {e}", str(base / image)))
             continue
         unknown.update({name: image_id for name, _ in objects if name not in index and name not in unknown})
