@@ -7,7 +7,6 @@ two views. Tests that only read it share the session copy; tests that write copy
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,28 +37,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Pa
     return write
 
 
-@dataclass
-class Tiny:
-    """The session's tiny dataset: prepared tables and features on disk, plus their sources."""
-
-    root: Path
-    dataset: PreparedDataset
-    clip: LoadedClip
-
-    @property
-    def prepared(self) -> Path:
-        return self.root / "prepared"
-
-    @property
-    def features(self) -> Path:
-        return self.root / "features"
-
-    def copy_to(self, data_dir: Path, *names: str) -> None:
-        """Copy the named outputs (``prepared``, ``features``) under ``data_dir``, as a stage finds them."""
-        for name in names:
-            shutil.copytree(self.root / name, data_dir / name)
-
-
 @pytest.fixture(scope="session")
 def tiny_clip() -> LoadedClip:
     return load_clip("ViT-S-32", "none", seed=0)
@@ -72,19 +49,35 @@ def tiny_scenes() -> PreparedDataset:
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory, tiny_scenes: PreparedDataset, tiny_clip: LoadedClip) -> Tiny:
-    """The tiny digit scenes prepared and their features extracted, as the stages write them."""
-    root = tmp_path_factory.mktemp("tiny")
-    ds = tiny_scenes
-    write_prepared(ds, root / "prepared")
+def tiny_prepared(tmp_path_factory: pytest.TempPathFactory, tiny_scenes: PreparedDataset) -> Path:
+    """The tiny scenes as the prepare stage writes them (a ``prepared`` directory)."""
+    out = tmp_path_factory.mktemp("tiny") / "prepared"
+    write_prepared(tiny_scenes, out)
+    return out
+
+
+@dataclass
+class Tiny:
+    """The tiny dataset on disk, prepared and extracted, with what it was made from."""
+
+    prepared: Path
+    features: Path
+    dataset: PreparedDataset
+    clip: LoadedClip
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_prepared: Path, tiny_scenes: PreparedDataset, tiny_clip: LoadedClip) -> Tiny:
+    """The tiny scenes with features extracted as the extract stage writes them (fewer templates)."""
+    features = tiny_prepared.parent / "features"
     encoder = DenseImageEncoder(tiny_clip.model.visual, grid=TINY["extract.grid"]).eval()
     views = {
         "train": ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=TINY["extract.views"])),
         "test": ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=1)),
     }
     rt = Runtime("cpu", batch_size=32, workers=0, progress=False)
-    for split, table in ds.tables.items():
-        write_image_features(table, encoder, views[split], rt, root / "features" / split)
-    text = encode_prompts(tiny_clip, ds.prompt_names, TEMPLATES).numpy()
-    write_parquet(text_table(ds.classes, ds.prompt_names, text), root / "features" / "text.parquet")
-    return Tiny(root, ds, tiny_clip)
+    for split, table in tiny_scenes.tables.items():
+        write_image_features(table, encoder, views[split], rt, features / split)
+    text = encode_prompts(tiny_clip, tiny_scenes.prompt_names, TEMPLATES).numpy()
+    write_parquet(text_table(tiny_scenes.classes, tiny_scenes.prompt_names, text), features / "text.parquet")
+    return Tiny(tiny_prepared, features, tiny_scenes, tiny_clip)
