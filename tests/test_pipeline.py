@@ -1,0 +1,132 @@
+"""End to end: ``dvc repro`` and ``dvc exp run`` on a copy of this checkout with the tiny sizes.
+
+The copy holds what a fresh clone of the committed working tree would: git's tracked and
+untracked-but-not-ignored files, as they are now. Only the size keys (``TINY``) differ
+from the repository's params.yaml, so every stage runs as a user's ``dvc repro`` would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from sklearn.metrics import average_precision_score
+
+from tiny_params import REPO, TINY, repo_params
+
+pytestmark = pytest.mark.slow
+
+VARIANTS = ("zeroshot", "linear_probe")
+ENV = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+
+
+def copy_checkout(dest: Path) -> Path:
+    """This checkout's files as a fresh clone of them would have them, committed in a new git repo."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    (dest / "params.yaml").write_text(yaml.safe_dump(repo_params(), sort_keys=False))
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "copy"], cwd=dest, check=True)
+    return dest
+
+
+def run(cwd: Path, *cmd: str) -> str:
+    """Run ``cmd`` in ``cwd``; its output, after asserting it succeeded."""
+    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def eval_metrics(repo: Path) -> dict:
+    return json.loads((repo / "metrics" / "eval.json").read_text())
+
+
+def sklearn_map(repo: Path, variant: str) -> float:
+    """mAP recomputed from the written predictions and the prepared test labels, with sklearn."""
+    test = pq.read_table(repo / "data/prepared/test.parquet").to_pylist()
+    n_classes = len(json.loads((repo / "data/prepared/classes.json").read_text())["classes"])
+    y = np.zeros((len(test), n_classes))
+    for i, row in enumerate(test):
+        y[i, row["labels"]] = 1
+    rows = {r["image_id"]: r["scores"] for r in pq.read_table(repo / "data/evaluate/predictions.parquet").to_pylist() if r["variant"] == variant}
+    scores = np.array([rows[row["image_id"]] for row in test])
+    present = y.sum(0) > 0
+    return 100 * float(np.mean([average_precision_score(y[:, k], scores[:, k]) for k in np.flatnonzero(present)]))
+
+
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory) -> tuple[Path, str]:
+    """A copy of the checkout after one ``dvc repro``, and that run's output."""
+    repo = copy_checkout(tmp_path_factory.mktemp("pipeline"))
+    return repo, run(repo, "dvc", "repro")
+
+
+def test_repro_runs_prepare_extract_split_and_evaluate(repro):
+    _, output = repro
+    assert {"prepare", "extract", "split", "evaluate"} <= stages_run(output)
+
+
+def test_eval_metrics_hold_both_variants(repro):
+    repo, _ = repro
+    metrics = eval_metrics(repo)
+    for variant in VARIANTS:
+        for key in ("mAP", "CF1", "OF1"):
+            assert 0 <= metrics[variant][key] <= 100, (variant, key)
+    assert metrics["test_images"] == TINY["data.digits.n_test"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_map_matches_sklearn_on_the_written_predictions(repro, variant):
+    repo, _ = repro
+    assert eval_metrics(repo)[variant]["mAP"] == pytest.approx(sklearn_map(repo, variant), abs=0.01)
+
+
+def test_second_repro_has_nothing_to_do(repro):
+    repo, _ = repro
+    assert stages_run(run(repo, "dvc", "repro")) == set()
+    assert "up to date" in run(repo, "dvc", "status")
+
+
+def test_exp_run_with_another_ratio_reruns_split_onwards_only(repro):
+    repo, _ = repro
+    before = eval_metrics(repo)
+    # Overriding the tiny sizes too keeps them when dvc composes params.yaml from conf/ (Hydra).
+    sizes = [arg for key, value in TINY.items() for arg in ("-S", f"{key}={value}")]
+    output = run(repo, "dvc", "exp", "run", "-S", "split.lb_ratio=0.5", *sizes)
+    ran = stages_run(output)
+    assert {"split", "evaluate"} <= ran
+    assert not ran & {"prepare", "extract"}
+    after = eval_metrics(repo)
+    assert json.loads((repo / "metrics/split.json").read_text())["lb_ratio"] == 0.5
+    assert after["zeroshot"]["mAP"] == before["zeroshot"]["mAP"]
+    assert after["linear_probe"] != before["linear_probe"]
+
+
+def test_stage_imports_the_library_of_its_own_checkout(tmp_path):
+    """As in the copies ``dvc exp run --queue`` makes: the copy's src/, not the installed ssmll."""
+    repo = copy_checkout(tmp_path)
+    (repo / "src/ssmll/__init__.py").write_text('raise SystemExit("ssmll of the copy")\n')
+    proc = subprocess.run([sys.executable, "-m", "stages.split", "--help"], cwd=repo, env=ENV, capture_output=True, text=True)
+    assert "ssmll of the copy" in proc.stderr
+    assert proc.returncode == 1
