@@ -7,13 +7,11 @@ two views. Tests that only read it share the session copy; tests that write copy
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
 from ssmll.datasets.digits import DigitScenesConfig, build
@@ -22,19 +20,14 @@ from ssmll.io import write_parquet
 from ssmll.prepared import PreparedDataset, write_prepared
 from ssmll.views import ViewConfig, ViewMaker
 
-from tiny_params import TEMPLATES, TINY, repo_params
+from tiny_params import TEMPLATES, TINY, write_params
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Make ``tmp_path`` the cwd with a tiny params.yaml; call again to rewrite it with overrides."""
     monkeypatch.chdir(tmp_path)
-
-    def write(overrides: Mapping[str, Any] = {}) -> Path:
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(repo_params(overrides), sort_keys=False))
-        return tmp_path
-
-    return write
+    return lambda overrides={}: write_params(tmp_path, overrides)
 
 
 @pytest.fixture(scope="session")

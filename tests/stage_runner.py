@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import shlex
 from pathlib import Path
 
 import typer
+import yaml
 from click.testing import Result
 from typer.testing import CliRunner
+
+from tiny_params import REPO
 
 
 def invoke(cli: typer.Typer, *args: str) -> Result:
@@ -33,3 +38,38 @@ def assert_fails_cleanly(cli: typer.Typer, root: Path, *needles: str, args: tupl
         assert needle in lines[0]
     assert snapshot(root) == before
     return lines[0]
+
+
+def _paths(entries: list) -> list[str]:
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+
+
+def upstream(stage: str, have: set[str]) -> list[str]:
+    """The stages of dvc.yaml that ``stage`` needs, in run order, without those in ``have``."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    writes = {name: _paths(s.get("outs", []) + s.get("metrics", []) + s.get("plots", [])) for name, s in stages.items()}
+
+    def needs(name: str) -> list[str]:
+        deps = _paths(stages[name].get("deps", []))
+        return [
+            other for other, outs in writes.items()
+            if any(d == o or d.startswith(o + "/") or o.startswith(d + "/") for d in deps for o in outs)
+        ]
+
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        for other in needs(name):
+            if other not in order and other not in have and other != name:
+                visit(other)
+                order.append(other)
+
+    visit(stage)
+    return order
+
+
+def run_as_dvc_would(name: str) -> Result:
+    """Run stage ``name`` with the arguments of its ``cmd`` in dvc.yaml, in the working directory."""
+    cmd = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]["cmd"])
+    module = cmd[cmd.index("-m") + 1]
+    return invoke(importlib.import_module(module).cli, *cmd[cmd.index("-m") + 2 :])

@@ -31,3 +31,9 @@ def repo_params(overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
             node = node.setdefault(key, {})
         node[leaf] = value
     return params
+
+
+def write_params(directory: Path, overrides: Mapping[str, Any] = {}) -> Path:
+    """Write ``repo_params(overrides)`` as ``directory/params.yaml``; return ``directory``."""
+    (directory / "params.yaml").write_text(yaml.safe_dump(repo_params(overrides), sort_keys=False))
+    return directory

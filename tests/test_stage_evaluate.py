@@ -1,0 +1,76 @@
+"""The evaluate stage command on the tiny features, after the stages dvc.yaml puts before it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from ssmll.baselines import zeroshot_scores
+from ssmll.features import read_image_features, read_text_features
+from ssmll.metrics import mean_ap
+from ssmll.prepared import multihot
+from stage_runner import assert_fails_cleanly, run_as_dvc_would, upstream
+from stages.evaluate import cli
+
+from tiny_params import TINY, repo_params, write_params
+
+VARIANTS = ("zeroshot", "linear_probe")
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory, tiny):
+    """A working directory after evaluate, its inputs made by the tiny session and the stages before it."""
+    overrides = {"split.lb_ratio": 0.5}
+    if "train" in repo_params():
+        overrides |= {"train.epochs": 2, "train.warmup_epochs": 1}  # the method's training is not under test here
+    root = write_params(tmp_path_factory.mktemp("evaluate"), overrides)
+    shutil.copytree(tiny.prepared, root / "data" / "prepared")
+    shutil.copytree(tiny.features, root / "data" / "features")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        for name in [*upstream("evaluate", have={"prepare", "extract"}), "evaluate"]:
+            result = run_as_dvc_would(name)
+            assert result.exit_code == 0, f"{name}: {result.output}"
+    return root
+
+
+def test_metrics_hold_map_cf1_and_of1_per_variant(evaluated):
+    metrics = json.loads((evaluated / "metrics/eval.json").read_text())
+    for variant in VARIANTS:
+        assert {"mAP", "CF1", "OF1"} <= set(metrics[variant])
+    assert metrics["test_images"] == TINY["data.digits.n_test"]
+
+
+def test_zeroshot_map_is_that_of_the_cached_features(evaluated, tiny):
+    test = read_image_features(tiny.features, "test", views=1)
+    scores = zeroshot_scores(test.global_[:, 0], read_text_features(tiny.features))
+    y = multihot(tiny.dataset.tables["test"].column("labels"), len(tiny.dataset.classes))
+    metrics = json.loads((evaluated / "metrics/eval.json").read_text())
+    assert metrics["zeroshot"]["mAP"] == pytest.approx(mean_ap(y, scores), abs=1e-3)
+
+
+def test_predictions_and_per_class_ap_cover_every_variant(evaluated):
+    predictions = pq.read_table(evaluated / "data/evaluate/predictions.parquet")
+    variants = set(predictions.column("variant").to_pylist())
+    assert set(VARIANTS) <= variants
+    assert predictions.num_rows == len(variants) * TINY["data.digits.n_test"]
+    with open(evaluated / "metrics/plots/per_class_ap.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 10
+    assert set(VARIANTS) <= set(rows[0])
+    assert np.isfinite([float(r["linear_probe"]) for r in rows]).all()
+
+
+def test_missing_features_name_the_stage_to_run(workdir, tiny):
+    root = workdir()
+    shutil.copytree(tiny.prepared, root / "data" / "prepared")
+    assert_fails_cleanly(cli, root, "run the extract stage first")
+
+
+def test_missing_prepared_tables_name_the_stage_to_run(workdir):
+    assert_fails_cleanly(cli, workdir(), "run the prepare stage first")
