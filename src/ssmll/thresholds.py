@@ -11,15 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def descending_ranks(scores: np.ndarray) -> np.ndarray:
+    """(N, C) rank of each entry within its class, highest score first, ties by image order."""
+    order = np.argsort(-scores, axis=0, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(len(scores))[:, None], axis=0)
+    return ranks
+
+
+def prior_counts(priors: np.ndarray, n: int) -> np.ndarray:
+    return np.rint(np.clip(priors, 0.0, 1.0) * n).astype(int)
+
+
 def cap_labels(scores: np.ndarray, priors: np.ndarray) -> np.ndarray:
     """(N, C) bool: per class, exactly ``round(prior * N)`` highest-scoring images positive."""
-    n, c = scores.shape
-    counts = np.rint(np.clip(priors, 0.0, 1.0) * n).astype(int)
-    out = np.zeros((n, c), dtype=bool)
-    for k in range(c):
-        order = np.argsort(-scores[:, k], kind="stable")
-        out[order[: counts[k]], k] = True
-    return out
+    return descending_ranks(scores) < prior_counts(priors, len(scores))[None, :]
 
 
 def cap_thresholds(scores: np.ndarray, priors: np.ndarray) -> np.ndarray:

@@ -1,0 +1,126 @@
+"""Label-specific alignment of cached CLIP image features with class text features.
+
+For class k, its text embedding (plus a learnable residual) attends over the image's
+local embeddings: scaled cosine, softmax over positions. The attended sum is class k's
+own image feature, scored against class k's text embedding by scaled cosine plus a bias:
+C one-to-one alignments instead of C texts against one global vector. Contexts (groups
+of co-occurring classes) are identified the same way, with one query per context, so
+the context task shapes the shared query/key/value maps. The maps start as identities,
+so the untrained model ranks exactly like CLIP's zero-shot label-specific scoring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ssmll.errors import UserError
+
+ALIGNMENTS = ("label_specific", "global")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    alignment: str = "label_specific"
+    include_global_token: bool = True
+    attn_scale: float = 10.0
+    logit_scale: float = 10.0
+    adapter_dim: int = 0
+
+    def validate(self) -> None:
+        if self.alignment not in ALIGNMENTS:
+            raise UserError(f"model.alignment={self.alignment!r}; choose one of {', '.join(ALIGNMENTS)}")
+        if self.attn_scale <= 0 or self.logit_scale <= 0:
+            raise UserError("model.attn_scale and model.logit_scale must be positive")
+        if self.adapter_dim < 0:
+            raise UserError("model.adapter_dim must be >= 0 (0 disables the token adapter)")
+
+
+def image_tokens(global_: torch.Tensor, local: torch.Tensor, include_global: bool) -> torch.Tensor:
+    """(B, T[+1], D) positions attended over: the local grid, optionally plus the global token."""
+    return torch.cat([local, global_[:, None]], dim=1) if include_global else local
+
+
+def attend(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+    """Per image and query, the softmax(scale * cosine)-weighted sum of values: (B, Q, D)."""
+    sim = torch.einsum("qd,btd->bqt", F.normalize(queries, dim=-1), F.normalize(keys, dim=-1))
+    return torch.einsum("bqt,btd->bqd", torch.softmax(scale * sim, dim=-1), values)
+
+
+def aligned_cosine(features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    """Cosine of each query's own feature (B, Q, D) with its own text (Q, D): (B, Q)."""
+    return (F.normalize(features, dim=-1) * F.normalize(text, dim=-1)).sum(-1)
+
+
+def zeroshot_label_specific(tokens: torch.Tensor, text: torch.Tensor, attn_scale: float) -> torch.Tensor:
+    """CLIP's zero-shot label-specific scores: each class text attends over the image tokens."""
+    return aligned_cosine(attend(text, tokens, tokens, attn_scale), text)
+
+
+class Adapter(nn.Module):
+    """Residual MLP on image tokens, ``x + W2 gelu(W1 x)``, with W2 zero: the identity at start."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(F.gelu(self.fc1(x)))
+
+
+def _identity_linear(dim: int) -> nn.Linear:
+    layer = nn.Linear(dim, dim)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(dim))
+        layer.bias.zero_()
+    return layer
+
+
+class AlignmentModel(nn.Module):
+    """Class scores (B, C) and context scores (B, K) from cached image features."""
+
+    def __init__(self, text: torch.Tensor, membership: torch.Tensor, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        c, d = text.shape
+        self.register_buffer("text", F.normalize(text.float(), dim=-1))
+        self.register_buffer("membership", membership.float().clone())
+        context_text = F.normalize(membership.float().T @ self.text, dim=-1)
+        self.register_buffer("context_text", context_text)
+        self.text_residual = nn.Parameter(torch.zeros(c, d))
+        self.context_residual = nn.Parameter(torch.zeros_like(context_text))
+        self.q, self.k, self.v = _identity_linear(d), _identity_linear(d), _identity_linear(d)
+        self.adapter = Adapter(d, cfg.adapter_dim) if cfg.adapter_dim else nn.Identity()
+        self.log_attn_scale = nn.Parameter(torch.tensor(math.log(cfg.attn_scale)))
+        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(cfg.logit_scale)))
+        self.bias = nn.Parameter(torch.zeros(c))
+        self.context_bias = nn.Parameter(torch.zeros(context_text.shape[0]))
+
+    def forward(self, global_: torch.Tensor, local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cls_cos, ctx_cos = self.cosines(global_.float(), local.float())
+        scale = self.log_logit_scale.clamp(max=math.log(100.0)).exp()
+        return scale * cls_cos + self.bias, scale * ctx_cos + self.context_bias
+
+    def cosines(self, global_: torch.Tensor, local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unscaled cosine scores of classes and contexts."""
+        text = self.text + self.text_residual
+        ctx = self.context_text + self.context_residual
+        if self.cfg.alignment == "global":
+            image = self.v(self.adapter(global_))[:, None]
+            return aligned_cosine(image.expand(-1, text.shape[0], -1), text), aligned_cosine(
+                image.expand(-1, ctx.shape[0], -1), ctx
+            )
+        tokens = self.adapter(image_tokens(global_, local, self.cfg.include_global_token))
+        queries = self.q(torch.cat([text, ctx]))
+        # The value map is linear, so it is applied after pooling: Q rows instead of T per image.
+        feats = self.v(attend(queries, self.k(tokens), tokens, self.log_attn_scale.exp()))
+        c = text.shape[0]
+        return aligned_cosine(feats[:, :c], text), aligned_cosine(feats[:, c:], ctx)

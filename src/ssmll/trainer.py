@@ -1,0 +1,259 @@
+"""Training the alignment model on cached features held in memory.
+
+Warm-up epochs learn from labeled images only. Each semi-supervised epoch then starts
+with the EMA teacher scoring the unlabeled images' plain view (view 0); a threshold rule
+turns those scores into pseudo-labels. The student learns on strong views (a random
+cached view >= 1) from labels and pseudo-labels, plus ``context_weight`` times the
+context loss whose targets come from the labels or pseudo-labels. Batches mix labeled
+and unlabeled images in the labeled ratio. The hidden labels of the unlabeled part are
+used only to report how good the pseudo-labels are, never to train.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ssmll.contexts import context_targets
+from ssmll.ema import EMA
+from ssmll.errors import UserError
+from ssmll.losses import asymmetric_loss, bce_loss
+from ssmll.metrics import mean_ap
+from ssmll.model import AlignmentModel, ModelConfig
+from ssmll.pseudo import PseudoConfig, PseudoLabels, make_pseudo_labels
+
+LOSSES = ("asl", "bce")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    warmup_epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    ema_decay: float = 0.99
+    loss: str = "asl"
+    gamma_neg: float = 4.0
+    gamma_pos: float = 0.0
+    clip: float = 0.05
+    unlabeled_weight: float = 1.0
+    context_weight: float = 1.0
+    threshold: str = "cap"
+    fixed_threshold: float = 0.5
+    mat_beta: float = 1.0
+    pos_fraction: float = 1.0
+    neg_fraction: float = 1.0
+    seed: int = 0
+    select_on_test: bool = False
+
+    def validate(self) -> None:
+        if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
+            raise UserError("train.epochs must be >= 1 and train.warmup_epochs within [0, epochs]")
+        if self.batch_size < 2:
+            raise UserError("train.batch_size must be at least 2")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise UserError("train.lr must be positive and train.weight_decay non-negative")
+        if self.loss not in LOSSES:
+            raise UserError(f"train.loss={self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.context_weight < 0 or self.unlabeled_weight < 0:
+            raise UserError("train.context_weight and train.unlabeled_weight must be non-negative")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UserError("train.ema_decay must be within [0, 1)")
+        self.pseudo().validate()
+
+    def pseudo(self) -> PseudoConfig:
+        return PseudoConfig(self.threshold, self.fixed_threshold, self.mat_beta, self.pos_fraction, self.neg_fraction)
+
+
+@dataclass
+class FeatureSet:
+    """Features of N images in memory: global (N, V, D), local (N, V, T, D), labels (N, C)."""
+
+    global_: torch.Tensor
+    local: torch.Tensor
+    y: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, global_: np.ndarray, local: np.ndarray, y: np.ndarray) -> FeatureSet:
+        return cls(torch.from_numpy(np.asarray(global_, np.float32)), torch.from_numpy(np.asarray(local, np.float32)), y)
+
+    def subset(self, idx: np.ndarray) -> FeatureSet:
+        i = torch.from_numpy(idx)
+        return FeatureSet(self.global_[i], self.local[i], self.y[idx])
+
+    def view(self, idx: np.ndarray, views: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        i, v = torch.from_numpy(idx), torch.from_numpy(views)
+        return self.global_[i, v], self.local[i, v]
+
+
+@dataclass
+class TrainResult:
+    model: AlignmentModel
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+
+
+@torch.inference_mode()
+def predict(model: AlignmentModel, feats: FeatureSet, batch_size: int = 1024) -> np.ndarray:
+    """Sigmoid class probabilities of view 0, (N, C)."""
+    model.eval()
+    out = []
+    for s in range(0, len(feats.y), batch_size):
+        logits, _ = model(feats.global_[s : s + batch_size, 0], feats.local[s : s + batch_size, 0])
+        out.append(torch.sigmoid(logits))
+    return torch.cat(out).numpy() if out else np.zeros((0, feats.y.shape[1]), np.float32)
+
+
+class Trainer:
+    """One training run: the method (``semi=True``) or its labeled-only baseline."""
+
+    def __init__(
+        self,
+        train: FeatureSet,
+        labeled: np.ndarray,
+        text: torch.Tensor,
+        membership: np.ndarray,
+        priors: np.ndarray,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        semi: bool = True,
+    ):
+        cfg.validate()
+        self.data, self.cfg, self.semi = train, cfg, semi
+        self.lab = np.flatnonzero(labeled)
+        self.unl = np.flatnonzero(~labeled)
+        if len(self.lab) == 0:
+            raise UserError("no labeled images; raise split.lb_ratio")
+        self.membership, self.priors = membership, priors
+        self.n_views = train.global_.shape[1]
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.student = AlignmentModel(text, torch.from_numpy(membership), model_cfg)
+        self.ema = EMA(self.student, cfg.ema_decay)
+        self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        total = sum(self._steps(e) for e in range(cfg.epochs))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+        self.step = 0
+
+    def _is_semi(self, epoch: int) -> bool:
+        return self.semi and epoch >= self.cfg.warmup_epochs and len(self.unl) > 0
+
+    def _split_batch(self) -> tuple[int, int]:
+        """Labeled and unlabeled images per batch, in the labeled ratio (at least one each)."""
+        b = self.cfg.batch_size
+        n_lab = min(b - 1, max(1, round(b * len(self.lab) / (len(self.lab) + len(self.unl)))))
+        return n_lab, b - n_lab
+
+    def _steps(self, epoch: int) -> int:
+        if self._is_semi(epoch):
+            return math.ceil(len(self.unl) / self._split_batch()[1])
+        return math.ceil(len(self.lab) / self.cfg.batch_size)
+
+    def fit(self, test: FeatureSet | None = None, log: Callable[[dict], None] | None = None) -> TrainResult:
+        """Train for ``cfg.epochs``; return the EMA teacher (best-on-test only if asked)."""
+        result = TrainResult(self.ema.model)
+        best_map, best_state = -1.0, None
+        for epoch in range(self.cfg.epochs):
+            row = self._epoch(epoch)
+            if test is not None:
+                row["test_mAP"] = round(mean_ap(test.y, predict(self.ema.model, test)), 4)
+                if self.cfg.select_on_test and row["test_mAP"] > best_map:
+                    best_map, result.best_epoch = row["test_mAP"], epoch
+                    best_state = {k: v.clone() for k, v in self.ema.model.state_dict().items()}
+            result.history.append(row)
+            if log:
+                log(row)
+        if best_state is not None:
+            self.ema.model.load_state_dict(best_state)
+        return result
+
+    def _epoch(self, epoch: int) -> dict:
+        semi = self._is_semi(epoch)
+        row: dict = {"epoch": epoch + 1, "phase": "semi" if semi else "labeled", "lr": self.sched.get_last_lr()[0]}
+        pseudo = None
+        if semi:
+            pseudo = self._pseudo_labels()
+            row.update(pseudo_quality(pseudo, self.data.y[self.unl]))
+        sums = {"loss": 0.0, "loss_labeled": 0.0, "loss_unlabeled": 0.0, "loss_context": 0.0}
+        self.student.train()
+        for lab_idx, unl_idx in self._batches(epoch):
+            parts = self._losses(lab_idx, unl_idx, pseudo)
+            loss = parts["loss"]
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            self.step += 1
+            self.ema.update(self.student, self.step)
+            for k, v in parts.items():
+                sums[k] += float(v.detach())
+        steps = max(self._steps(epoch), 1)
+        row.update({k: round(v / steps, 6) for k, v in sums.items()})
+        return row
+
+    def _pseudo_labels(self) -> PseudoLabels:
+        teacher = self.ema.model
+        probs = predict(teacher, self.data.subset(self.unl))
+        lab_probs = lab_y = None
+        if self.cfg.threshold == "mat":
+            lab_probs, lab_y = predict(teacher, self.data.subset(self.lab)), self.data.y[self.lab]
+        return make_pseudo_labels(probs, self.priors, self.cfg.pseudo(), lab_probs, lab_y)
+
+    def _batches(self, epoch: int):
+        """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
+        if not self._is_semi(epoch):
+            order = self.rng.permutation(len(self.lab))
+            for s in range(0, len(order), self.cfg.batch_size):
+                yield order[s : s + self.cfg.batch_size], None
+            return
+        n_lab, n_unl = self._split_batch()
+        unl_order = self.rng.permutation(len(self.unl))
+        steps = self._steps(epoch)
+        lab_order = np.concatenate([self.rng.permutation(len(self.lab)) for _ in range(math.ceil(steps * n_lab / len(self.lab)) + 1)])
+        for s in range(steps):
+            yield lab_order[s * n_lab : (s + 1) * n_lab], unl_order[s * n_unl : (s + 1) * n_unl]
+
+    def _strong_views(self, n: int) -> np.ndarray:
+        if self.n_views == 1:
+            return np.zeros(n, dtype=np.int64)
+        return self.rng.integers(1, self.n_views, size=n)
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        c = self.cfg
+        if c.loss == "bce":
+            return bce_loss(logits, targets, mask)
+        return asymmetric_loss(logits, targets, mask, c.gamma_neg, c.gamma_pos, c.clip)
+
+    def _losses(self, lab_pos: np.ndarray, unl_pos: np.ndarray | None, pseudo: PseudoLabels | None) -> dict:
+        idx = self.lab[lab_pos]
+        g, loc = self.data.view(idx, self._strong_views(len(idx)))
+        logits, ctx_logits = self.student(g, loc)
+        y = self.data.y[idx]
+        loss_lab = self._loss(logits, torch.from_numpy(y))
+        loss_ctx = self._loss(ctx_logits, torch.from_numpy(context_targets(y, self.membership)))
+        loss_unl = torch.zeros(())
+        if unl_pos is not None and pseudo is not None and len(unl_pos):
+            idx_u = self.unl[unl_pos]
+            g_u, loc_u = self.data.view(idx_u, self._strong_views(len(idx_u)))
+            logits_u, ctx_u = self.student(g_u, loc_u)
+            targets = pseudo.targets[unl_pos]
+            loss_unl = self._loss(logits_u, torch.from_numpy(targets), torch.from_numpy(pseudo.mask[unl_pos]))
+            loss_ctx = loss_ctx + self._loss(ctx_u, torch.from_numpy(context_targets(targets, self.membership)))
+        total = loss_lab + self.cfg.unlabeled_weight * loss_unl + self.cfg.context_weight * loss_ctx
+        return {"loss": total, "loss_labeled": loss_lab.detach(), "loss_unlabeled": loss_unl.detach(), "loss_context": loss_ctx.detach()}
+
+
+def pseudo_quality(pseudo: PseudoLabels, y_true: np.ndarray) -> dict:
+    """Precision and recall (x100) of the confident pseudo-positives against hidden labels."""
+    pred = (pseudo.targets * pseudo.mask) > 0
+    truth = y_true > 0
+    tp = float((pred & truth).sum())
+    return {
+        "pseudo_precision": round(100 * tp / max(pred.sum(), 1), 4),
+        "pseudo_recall": round(100 * tp / max(truth.sum(), 1), 4),
+    }

@@ -1,0 +1,71 @@
+"""The alignment model: identity start equals zero-shot label-specific scoring; ablation switch."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssmll.errors import UserError
+from ssmll.model import AlignmentModel, ModelConfig, image_tokens, zeroshot_label_specific
+
+C, K, D, T = 6, 2, 16, 5
+
+
+@pytest.fixture
+def inputs():
+    torch.manual_seed(0)
+    text = torch.randn(C, D)
+    membership = torch.zeros(C, K)
+    membership[torch.arange(C), torch.tensor([0, 0, 0, 1, 1, 1])] = 1
+    g = F.normalize(torch.randn(4, D), dim=-1)
+    local = F.normalize(torch.randn(4, T, D), dim=-1)
+    return text, membership, g, local
+
+
+@pytest.mark.parametrize("with_global", [True, False])
+def test_untrained_model_equals_zero_shot_label_specific_scores(inputs, with_global):
+    text, membership, g, local = inputs
+    cfg = ModelConfig(include_global_token=with_global, attn_scale=7.0, logit_scale=3.0)
+    model = AlignmentModel(text, membership, cfg)
+    expected = zeroshot_label_specific(image_tokens(g, local, with_global), F.normalize(text, dim=-1), 7.0)
+    logits, ctx_logits = model(g, local)
+    assert torch.allclose(logits, 3.0 * expected, atol=1e-5)
+    assert ctx_logits.shape == (4, K)
+
+
+def test_zero_shot_label_specific_attends_to_the_matching_position():
+    text = torch.eye(3)
+    tokens = torch.stack([torch.eye(3)[[0, 1]], torch.eye(3)[[2, 2]]])  # image 0 holds classes 0, 1
+    scores = zeroshot_label_specific(tokens, text, attn_scale=50.0)
+    assert scores[0, 0] > 0.99 and scores[0, 1] > 0.99 and scores[0, 2] < 0.01
+    assert scores[1, 2] > 0.99
+
+
+def test_global_alignment_starts_as_cosine_of_the_global_embedding(inputs):
+    text, membership, g, local = inputs
+    model = AlignmentModel(text, membership, ModelConfig(alignment="global", logit_scale=1.0))
+    logits, _ = model(g, local)
+    assert torch.allclose(logits, g @ F.normalize(text, dim=-1).T, atol=1e-5)
+
+
+def test_adapter_starts_as_identity_and_learns(inputs):
+    text, membership, g, local = inputs
+    plain = AlignmentModel(text, membership, ModelConfig())
+    adapted = AlignmentModel(text, membership, ModelConfig(adapter_dim=8))
+    assert torch.allclose(plain(g, local)[0], adapted(g, local)[0], atol=1e-6)
+    adapted(g, local)[0].sum().backward()
+    assert adapted.adapter.fc2.weight.grad.abs().sum() > 0
+
+
+def test_every_learnable_part_gets_a_gradient(inputs):
+    text, membership, g, local = inputs
+    model = AlignmentModel(text, membership, ModelConfig())
+    logits, ctx = model(g, local)
+    (logits.pow(2).sum() + ctx.pow(2).sum()).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(alignment="mean"), ModelConfig(attn_scale=0), ModelConfig(adapter_dim=-1)])
+def test_impossible_model_params_are_user_errors(cfg):
+    with pytest.raises(UserError):
+        cfg.validate()

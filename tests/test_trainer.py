@@ -1,0 +1,98 @@
+"""Training on in-memory features: determinism, batch mix, phases, learning, selection."""
+
+import numpy as np
+import pytest
+import torch
+
+from ssmll.artifacts import load_model, save_model
+from ssmll.errors import UserError
+from ssmll.metrics import mean_ap
+from ssmll.model import ModelConfig
+from ssmll.trainer import FeatureSet, TrainConfig, Trainer, predict
+
+C, D, T, V = 4, 16, 4, 3
+MEMBERSHIP = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
+
+
+def synthetic(n: int, seed: int) -> tuple[FeatureSet, torch.Tensor]:
+    """Images whose local tokens contain a noisy copy of each present class's direction."""
+    rng = np.random.default_rng(seed)
+    protos = np.random.default_rng(99).standard_normal((C, D)).astype(np.float32)
+    y = (rng.random((n, C)) < 0.35).astype(np.float32)
+    local = rng.standard_normal((n, V, T, D)).astype(np.float32)
+    for i in range(n):
+        for pos, k in enumerate(np.flatnonzero(y[i])[:T]):
+            local[i, :, pos] += 3 * protos[k]
+    local /= np.linalg.norm(local, axis=-1, keepdims=True)
+    g = local.mean(2)
+    text = torch.from_numpy(protos + rng.standard_normal((C, D)).astype(np.float32) * 2)  # weak "zero-shot" text
+    return FeatureSet.from_arrays(g, local, y), text
+
+
+def make_trainer(semi: bool = True, **overrides) -> Trainer:
+    data, text = synthetic(240, 0)
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    cfg = TrainConfig(**{"epochs": 4, "warmup_epochs": 1, "batch_size": 32, "lr": 0.01, **overrides})
+    return Trainer(data, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg, semi=semi)
+
+
+def test_same_seed_gives_the_same_model():
+    a, b = make_trainer().fit(), make_trainer().fit()
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert a.history == b.history
+
+
+def test_batches_mix_labeled_and_unlabeled_in_the_labeled_ratio():
+    t = make_trainer()
+    assert t._split_batch() == (5, 27)  # 32 * 40 / 240 = 5.3
+    assert t._steps(0) == 2  # warm-up: the labeled part only
+    assert t._steps(1) == 8  # semi: 200 unlabeled / 27 per batch
+
+
+def test_phases_and_pseudo_label_quality_are_recorded():
+    history = make_trainer().fit().history
+    assert [r["phase"] for r in history] == ["labeled", "semi", "semi", "semi"]
+    assert "pseudo_precision" not in history[0]
+    assert 0 <= history[-1]["pseudo_precision"] <= 100 and history[-1]["pseudo_recall"] > 0
+
+
+def test_supervised_variant_never_uses_unlabeled_images():
+    t = make_trainer(semi=False)
+    history = t.fit().history
+    assert all(r["phase"] == "labeled" and r["loss_unlabeled"] == 0 for r in history)
+
+
+def test_training_beats_the_untrained_model():
+    test, _ = synthetic(200, 1)
+    trainer = make_trainer(epochs=8)
+    before = mean_ap(test.y, predict(trainer.ema.model, test))
+    after = mean_ap(test.y, predict(trainer.fit().model, test))
+    assert after > before + 5
+
+
+def test_select_on_test_keeps_the_best_epoch():
+    test, _ = synthetic(100, 2)
+    result = make_trainer(select_on_test=True).fit(test)
+    best = max(result.history, key=lambda r: r["test_mAP"])
+    assert result.best_epoch == best["epoch"] - 1
+    assert mean_ap(test.y, predict(result.model, test)) == pytest.approx(best["test_mAP"], abs=1e-3)
+
+
+def test_checkpoint_round_trip_gives_the_same_scores(tmp_path):
+    result = make_trainer(epochs=2).fit()
+    save_model(result.model, tmp_path / "m.pt", {"history": result.history})
+    loaded, extra = load_model(tmp_path / "m.pt")
+    data, _ = synthetic(20, 3)
+    np.testing.assert_array_equal(predict(loaded, data), predict(result.model, data))
+    assert extra["history"] == result.history
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"warmup_epochs": 9}, {"loss": "focal"}, {"threshold": "top"}, {"context_weight": -1}, {"batch_size": 1}],
+)
+def test_impossible_train_params_are_user_errors(overrides):
+    with pytest.raises(UserError):
+        TrainConfig(**{"epochs": 4, **overrides}).validate()
