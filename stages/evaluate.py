@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
+import torch
 import typer
 
 from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from ssmll.artifacts import load_model, load_workspace
 from ssmll.baselines import linear_probe_scores, zeroshot_scores
 from ssmll.evaluation import per_class_ap_csv, predictions_table, report
-from ssmll.features import read_image_features, read_text_features
-from ssmll.io import read_json, write_json, write_parquet, write_text
-from ssmll.prepared import multihot, read_classes, read_split
+from ssmll.io import write_json, write_parquet, write_text
+from ssmll.model import image_tokens, zeroshot_label_specific
+from ssmll.trainer import predict
 
 cli = app(__doc__)
 
@@ -25,33 +26,31 @@ def main(
     prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
     features: Path = typer.Option(Path("data/features"), help="Extracted features."),
     split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment and priors."),
+    models: Path = typer.Option(Path("data/train"), help="Directory with method.pt and supervised.pt."),
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
     metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
     plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP."),
 ) -> None:
-    """Evaluate zero-shot CLIP and a linear probe on the labeled part, on the whole test set."""
+    """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method."""
     ev = load_params(params, "evaluate")["evaluate"]
-    classes, _ = read_classes(prepared)
-    test = read_split(prepared, "test")
-    y_test = multihot(test.column("labels"), len(classes))
-    train = read_split(prepared, "train")
-    labeled = pq.read_table(split_dir / "split.parquet").column("labeled").to_numpy()
-    priors = np.asarray(read_json(split_dir / "priors.json")["priors"])
-    y_lab = multihot(train.column("labels"), len(classes))[labeled]
-
-    text = read_text_features(features).astype(np.float32)
-    test_f = read_image_features(features, "test", views=1)
-    train_f = read_image_features(features, "train", views=1)
-    g_test = test_f.global_[:, 0].astype(np.float32)
+    ws = load_workspace(prepared, features, split_dir, train_views=1)
+    test, lab = ws.test, ws.train.subset(np.flatnonzero(ws.labeled))
+    g_test = test.global_[:, 0].numpy()
+    method, _ = load_model(models / "method.pt")
+    supervised, _ = load_model(models / "supervised.pt")
+    tokens = image_tokens(test.global_[:, 0], test.local[:, 0], method.cfg.include_global_token)
     scores = {
-        "zeroshot": zeroshot_scores(g_test, text),
-        "linear_probe": linear_probe_scores(
-            train_f.global_[labeled, 0].astype(np.float32), y_lab, g_test, c=float(ev["linear_probe_c"])
-        ),
+        "zeroshot": zeroshot_scores(g_test, ws.text),
+        "linear_probe": linear_probe_scores(lab.global_[:, 0].numpy(), lab.y, g_test, c=float(ev["linear_probe_c"])),
+        "zeroshot_label_specific": zeroshot_label_specific(
+            tokens, torch.from_numpy(ws.text), method.cfg.attn_scale
+        ).numpy(),
+        "supervised": predict(supervised, test),
+        "method": predict(method, test),
     }
-    result = report(y_test, scores, priors, classes)
-    write_parquet(predictions_table(test_f.image_ids, scores), out / "predictions.parquet")
-    write_text(per_class_ap_csv(y_test, scores, classes), plots / "per_class_ap.csv")
+    result = report(test.y, scores, ws.priors, ws.classes)
+    write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
+    write_text(per_class_ap_csv(test.y, scores, ws.classes), plots / "per_class_ap.csv")
     write_json(result, metrics)
     for name in scores:
         typer.echo(f"{name:>24}: mAP {result[name]['mAP']:.2f}  CF1 {result[name]['CF1']:.2f}  OF1 {result[name]['OF1']:.2f}")

@@ -1,0 +1,57 @@
+"""pseudolabel: the trained model's labels for every unlabeled image, scored against the hidden truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import typer
+
+from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from ssmll.artifacts import load_model, load_workspace
+from ssmll.io import write_json, write_parquet
+from ssmll.metrics import f1_report
+from ssmll.pseudo import PseudoConfig, make_pseudo_labels
+from ssmll.trainer import predict
+
+cli = app(__doc__)
+
+
+@cli.command()
+@user_errors
+def main(
+    params: Path = PARAMS_OPTION,
+    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
+    features: Path = typer.Option(Path("data/features"), help="Extracted features."),
+    split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment and priors."),
+    model: Path = typer.Option(Path("data/train/method.pt"), help="Trained checkpoint."),
+    out: Path = typer.Option(Path("data/pseudolabels/pseudolabels.parquet"), help="Pseudo-labels table."),
+    metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
+) -> None:
+    """Write pseudo-labels (with scores) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
+    p = load_params(params, "pseudo")["pseudo"]
+    cfg = PseudoConfig(rule=p["threshold"], fixed_threshold=float(p["fixed_threshold"]), mat_beta=float(p["mat_beta"]))
+    ws = load_workspace(prepared, features, split_dir, train_views=1)
+    net, _ = load_model(model)
+    unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
+    probs = predict(net, ws.train.subset(unl))
+    lab_probs = predict(net, ws.train.subset(lab)) if cfg.rule == "mat" else None
+    pseudo = make_pseudo_labels(probs, ws.priors, cfg, lab_probs, ws.train.y[lab])
+    positives = pseudo.targets > 0
+    table = pa.table(
+        {
+            "image_id": pa.array([ws.train_ids[i] for i in unl], pa.string()),
+            "labels": pa.array([np.flatnonzero(r).tolist() for r in positives], pa.list_(pa.int16())),
+            "scores": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), probs.shape[1]),
+        }
+    )
+    write_parquet(table, out)
+    report = {k: round(v, 4) for k, v in f1_report(ws.train.y[unl], positives).items()}
+    report.update({"rule": cfg.rule, "unlabeled_images": int(len(unl)), "positives": int(positives.sum())})
+    write_json(report, metrics)
+    typer.echo(f"pseudo-labels for {len(unl)} images: CF1 {report['CF1']:.2f} OF1 {report['OF1']:.2f}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,97 @@
+"""train: fit the alignment model on cached features (the method, or its labeled-only baseline).
+
+``--variant method`` trains semi-supervised (warm-up on labeled data, then EMA-teacher
+pseudo-labels on the unlabeled part); ``--variant supervised`` runs the same model and
+schedule on the labeled part only, as the reference the method must beat.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import torch
+import typer
+
+from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from ssmll.artifacts import load_workspace, read_membership, save_model
+from ssmll.config import from_mapping
+from ssmll.io import write_json, write_text
+from ssmll.metrics import mean_ap
+from ssmll.model import ModelConfig
+from ssmll.trainer import TrainConfig, Trainer, predict
+
+cli = app(__doc__)
+
+
+class Variant(str, Enum):
+    method = "method"
+    supervised = "supervised"
+
+
+@cli.command()
+@user_errors
+def main(
+    variant: Variant = typer.Option(Variant.method, help="method (semi-supervised) or supervised (labeled only)."),
+    params: Path = PARAMS_OPTION,
+    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
+    features: Path = typer.Option(Path("data/features"), help="Extracted features."),
+    split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment and priors."),
+    contexts: Path = typer.Option(Path("data/contexts/contexts.json"), help="Class-to-context assignment."),
+    out: Path = typer.Option(Path("data/train"), help="Directory for <variant>.pt."),
+    metrics_dir: Path = typer.Option(Path("metrics"), help="Directory for the train metrics and curves."),
+    threads: int = typer.Option(0, min=0, help="Torch CPU threads (0: torch's default)."),
+) -> None:
+    """Train and write the checkpoint, the train metrics and per-epoch curves."""
+    p = load_params(params, "model", "train")
+    model_cfg = from_mapping(ModelConfig, p["model"], "model")
+    cfg = from_mapping(TrainConfig, p["train"], "train")
+    cfg.validate()
+    model_cfg.validate()
+    if threads:
+        torch.set_num_threads(threads)
+    ws = load_workspace(prepared, features, split_dir)
+    membership = read_membership(contexts, len(ws.classes))
+    semi = variant is Variant.method
+    trainer = Trainer(ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg, semi=semi)
+    start = time.perf_counter()
+    result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_log)
+    seconds = time.perf_counter() - start
+    suffix = "" if semi else "_supervised"
+    save_model(result.model, out / f"{variant.value}.pt", {"history": result.history, "best_epoch": result.best_epoch})
+    final = result.history[-1]
+    labeled = ws.train.subset(np.flatnonzero(ws.labeled))
+    summary = {
+        "variant": variant.value,
+        "epochs": cfg.epochs,
+        "train_seconds": round(seconds, 1),
+        "final_loss": final["loss"],
+        "labeled_mAP": round(mean_ap(ws.train.y[ws.labeled], predict(result.model, labeled)), 4),
+        "selected_on_test": cfg.select_on_test,
+        **({"best_epoch": result.best_epoch + 1} if cfg.select_on_test else {}),
+        **{k: final[k] for k in ("pseudo_precision", "pseudo_recall") if k in final},
+    }
+    write_json(summary, metrics_dir / f"train{suffix}.json")
+    write_text(_curves_csv(result.history), metrics_dir / "plots" / f"train_curves{suffix}.csv")
+
+
+def _log(row: dict) -> None:
+    extras = "".join(f" {k} {row[k]:.1f}" for k in ("pseudo_precision", "pseudo_recall", "test_mAP") if k in row)
+    typer.echo(f"epoch {row['epoch']:>3} [{row['phase']}] loss {row['loss']:.4f}{extras}", err=True)
+
+
+def _curves_csv(history: list[dict]) -> str:
+    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    w.writerows(history)
+    return buf.getvalue()
+
+
+if __name__ == "__main__":
+    cli()
