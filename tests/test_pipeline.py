@@ -1,8 +1,9 @@
 """End to end: ``dvc repro`` and ``dvc exp run`` on a copy of this checkout with the tiny sizes.
 
 The copy holds what a fresh clone of the committed working tree would: git's tracked and
-untracked-but-not-ignored files, as they are now. Only the size keys (``TINY``) differ
-from the repository's params.yaml, so every stage runs as a user's ``dvc repro`` would.
+untracked-but-not-ignored files, as they are now. Only the size keys (``tiny_overrides()``:
+images, views, grid, epochs) differ from the repository's params.yaml, so every stage runs
+as a user's ``dvc repro`` would.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 import yaml
 from sklearn.metrics import average_precision_score
 
-from tiny_params import REPO, TINY, repo_params
+from tiny_params import REPO, TINY, repo_params, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +113,7 @@ def test_exp_run_with_another_ratio_reruns_split_onwards_only(repro):
     repo, _ = repro
     before = eval_metrics(repo)
     # Overriding the tiny sizes too keeps them when dvc composes params.yaml from conf/ (Hydra).
-    sizes = [arg for key, value in TINY.items() for arg in ("-S", f"{key}={value}")]
+    sizes = [arg for key, value in tiny_overrides().items() for arg in ("-S", f"{key}={value}")]
     output = run(repo, "dvc", "exp", "run", "-S", "split.lb_ratio=0.5", *sizes)
     ran = stages_run(output)
     assert {"split", "evaluate"} <= ran

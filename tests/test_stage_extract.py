@@ -21,11 +21,11 @@ RUNTIME = ("--workers", "0", "--device", "cpu", "--no-progress")
 N_TRAIN, N_TEST = 5, 3
 
 
-def _write_few(tiny, root, broken_test_image: bool = False) -> None:
+def _write_few(tiny, root, broken_image: bool = False) -> None:
     """The first tiny images as prepared tables under ``root/data/prepared``."""
     tables = {"train": tiny.dataset.tables["train"].slice(0, N_TRAIN), "test": tiny.dataset.tables["test"].slice(0, N_TEST)}
-    if broken_test_image:
-        tables["test"] = make_table(["test_broken"], [[1]], images=[b"\x89PNG truncated"])
+    if broken_image:  # met after the text features are written, so there is a half-made output to clean up
+        tables["train"] = make_table(["train_broken"], [[1]], images=[b"\x89PNG truncated"])
     ds = PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables)
     write_prepared(ds, root / "data" / "prepared")
 
@@ -34,9 +34,9 @@ def _write_few(tiny, root, broken_test_image: bool = False) -> None:
 def prepared_few(workdir, tiny):
     """A working directory with a few prepared images; call with overrides to set params."""
 
-    def setup(overrides: dict = {}, broken_test_image: bool = False):
+    def setup(overrides: dict = {}, broken_image: bool = False):
         root = workdir(overrides)
-        _write_few(tiny, root, broken_test_image)
+        _write_few(tiny, root, broken_image)
         return root
 
     return setup
@@ -76,8 +76,8 @@ BAD = {
 def with_previous_features(prepared_few, tiny):
     """Prepared images and the features of an earlier valid run, which a failure must not touch."""
 
-    def setup(overrides: dict = {}, broken_test_image: bool = False):
-        root = prepared_few(overrides, broken_test_image)
+    def setup(overrides: dict = {}, broken_image: bool = False):
+        root = prepared_few(overrides, broken_image)
         shutil.copytree(tiny.features, root / "data" / "features")
         return root
 
@@ -97,8 +97,8 @@ def test_uncached_tag_offline_fails_with_the_way_out(with_previous_features, mon
 
 
 def test_image_that_fails_to_decode_leaves_no_partial_features(with_previous_features):
-    root = with_previous_features(broken_test_image=True)
-    assert_fails_cleanly(cli, root, "test_broken: cannot decode image", args=RUNTIME)
+    root = with_previous_features(broken_image=True)
+    assert_fails_cleanly(cli, root, "train_broken: cannot decode image", args=RUNTIME)
 
 
 def test_missing_prepared_tables_name_the_stage_to_run(workdir):
