@@ -1,8 +1,9 @@
 """train: fit the alignment model on cached features (the method, or its labeled-only baseline).
 
 ``--variant method`` trains semi-supervised (warm-up on labeled data, then EMA-teacher
-pseudo-labels on the unlabeled part); ``--variant supervised`` runs the same model and
-schedule on the labeled part only, as the reference the method must beat.
+pseudo-labels on the unlabeled part, plus the context task); ``--variant supervised``
+runs the same model and schedule on the labeled part only, with the classification loss
+alone, as the reference the method must beat.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -57,6 +59,8 @@ def main(
     ws = load_workspace(prepared, features, split_dir)
     membership = read_membership(contexts, len(ws.classes))
     semi = variant is Variant.method
+    if not semi:
+        cfg = replace(cfg, context_weight=0.0)  # the baseline is plain supervised training
     trainer = Trainer(ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg, semi=semi)
     start = time.perf_counter()
     result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_log)

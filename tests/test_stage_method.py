@@ -1,0 +1,122 @@
+"""The method's stage commands (contexts, train, pseudolabel) on the tiny features, as DVC runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from ssmll.artifacts import load_model
+from stage_runner import assert_fails_cleanly, invoke, run_as_dvc_would, upstream
+from stages.contexts import cli as contexts_cli
+from stages.pseudolabel import cli as pseudolabel_cli
+from stages.split import cli as split_cli
+from stages.train import cli as train_cli
+
+from tiny_params import write_params
+
+FAST = {"split.lb_ratio": 0.5, "train.epochs": 3, "train.warmup_epochs": 1, "train.batch_size": 16}
+
+
+def run_through(root, last: str) -> None:
+    for name in [*upstream(last, have={"prepare", "extract"}), last]:
+        result = run_as_dvc_would(name)
+        assert result.exit_code == 0, f"{name}: {result.output}"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny):
+    """A working directory after pseudolabel (so after contexts, train and train_supervised)."""
+    root = write_params(tmp_path_factory.mktemp("method"), FAST)
+    shutil.copytree(tiny.prepared, root / "data" / "prepared")
+    shutil.copytree(tiny.features, root / "data" / "features")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        run_through(root, "pseudolabel")
+        run_through(root, "train_supervised")
+    return root
+
+
+def test_contexts_write_assignment_heat_map_and_summary(trained):
+    contexts = json.loads((trained / "data/contexts/contexts.json").read_text())
+    assert len(contexts["assignment"]) == 10 and len(contexts["contexts"]) == 3
+    assert sorted(c for group in contexts["contexts"] for c in group) == sorted(contexts["classes"])
+    lines = (trained / "metrics/plots/cooccurrence.csv").read_text().splitlines()
+    assert lines[0] == "class,with,affinity" and len(lines) == 1 + 100
+    summary = json.loads((trained / "metrics/contexts.json").read_text())
+    assert summary["k"] == 3
+
+
+def test_train_writes_checkpoint_metrics_and_curves(trained):
+    model, extra = load_model(trained / "data/train/method.pt")
+    assert len(extra["history"]) == FAST["train.epochs"]
+    metrics = json.loads((trained / "metrics/train.json").read_text())
+    assert metrics["variant"] == "method" and "pseudo_precision" in metrics
+    curves = (trained / "metrics/plots/train_curves.csv").read_text().splitlines()
+    assert curves[0].startswith("epoch,") and len(curves) == 1 + FAST["train.epochs"]
+    supervised = json.loads((trained / "metrics/train_supervised.json").read_text())
+    assert supervised["variant"] == "supervised" and "pseudo_precision" not in supervised
+
+
+def test_pseudolabels_cover_the_unlabeled_part_with_scores_and_quality(trained):
+    table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet")
+    split = pq.read_table(trained / "data/split/split.parquet")
+    assert table.num_rows == int((~split.column("labeled").to_numpy()).sum())
+    scores = np.stack(table.column("scores").to_numpy(zero_copy_only=False))
+    assert scores.shape == (table.num_rows, 10) and ((scores >= 0) & (scores <= 1)).all()
+    report = json.loads((trained / "metrics/pseudo.json").read_text())
+    assert {"CP", "CR", "CF1", "OP", "OR", "OF1"} <= set(report)
+    assert report["rule"] == "cap"
+
+
+def test_training_twice_gives_identical_checkpoints(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    first = (trained / "data/train/method.pt").read_bytes()
+    assert invoke(train_cli, "--variant", "method").exit_code == 0
+    assert (trained / "data/train/method.pt").read_bytes() == first
+
+
+def test_ground_truth_groups_give_an_adjusted_rand_index(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    (trained / "metrics/data.json").write_text(json.dumps({"digits": {"groups": [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]}}))
+    assert invoke(contexts_cli).exit_code == 0
+    ari = json.loads((trained / "metrics/contexts.json").read_text())["adjusted_rand_index"]
+    assert -1 <= ari <= 1
+
+
+BAD_TRAIN = {
+    "warmup_longer_than_training": ({"train.warmup_epochs": 99}, "warmup_epochs"),
+    "unknown_threshold_rule": ({"train.threshold": "median"}, "median"),
+    "unknown_alignment": ({"model.alignment": "mean"}, "model.alignment"),
+    "unknown_key": ({"train.epoch": 3}, "unknown param train.epoch"),
+}
+
+
+@pytest.mark.parametrize("overrides, message", BAD_TRAIN.values(), ids=BAD_TRAIN.keys())
+def test_bad_train_params_fail_cleanly(trained, overrides, message, monkeypatch):
+    monkeypatch.chdir(trained)
+    write_params(trained, {**FAST, **overrides})
+    try:
+        assert_fails_cleanly(train_cli, trained, message)
+    finally:
+        write_params(trained, FAST)
+
+
+def test_contexts_k_above_the_number_of_classes_fails_cleanly(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    write_params(trained, {**FAST, "contexts.k": 11})
+    try:
+        assert_fails_cleanly(contexts_cli, trained, "contexts.k=11")
+    finally:
+        write_params(trained, FAST)
+
+
+def test_pseudolabel_without_a_model_names_the_stage_to_run(workdir, tiny):
+    root = workdir(FAST)
+    shutil.copytree(tiny.prepared, root / "data" / "prepared")
+    shutil.copytree(tiny.features, root / "data" / "features")
+    assert invoke(split_cli).exit_code == 0
+    assert_fails_cleanly(pseudolabel_cli, root, "run the train stage first")
