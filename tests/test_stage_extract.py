@@ -21,22 +21,16 @@ RUNTIME = ("--workers", "0", "--device", "cpu", "--no-progress")
 N_TRAIN, N_TEST = 5, 3
 
 
-def _write_few(tiny, root, broken_image: bool = False) -> None:
-    """The first tiny images as prepared tables under ``root/data/prepared``."""
-    tables = {"train": tiny.dataset.tables["train"].slice(0, N_TRAIN), "test": tiny.dataset.tables["test"].slice(0, N_TEST)}
-    if broken_image:  # met after the text features are written, so there is a half-made output to clean up
-        tables["train"] = make_table(["train_broken"], [[1]], images=[b"\x89PNG truncated"])
-    ds = PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables)
-    write_prepared(ds, root / "data" / "prepared")
-
-
 @pytest.fixture
 def prepared_few(workdir, tiny):
-    """A working directory with a few prepared images; call with overrides to set params."""
+    """A working directory with the first tiny images prepared; call with overrides to set params."""
 
     def setup(overrides: dict = {}, broken_image: bool = False):
         root = workdir(overrides)
-        _write_few(tiny, root, broken_image)
+        tables = {split: tiny.dataset.tables[split].slice(0, n) for split, n in (("train", N_TRAIN), ("test", N_TEST))}
+        if broken_image:  # met after the text features are written, so there is a half-made output to clean up
+            tables["train"] = make_table(["train_broken"], [[1]], images=[b"\x89PNG truncated"])
+        write_prepared(PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables), root / "data" / "prepared")
         return root
 
     return setup
