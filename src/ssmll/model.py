@@ -5,8 +5,13 @@ local embeddings: scaled cosine, softmax over positions. The attended sum is cla
 own image feature, scored against class k's text embedding by scaled cosine plus a bias:
 C one-to-one alignments instead of C texts against one global vector. Contexts (groups
 of co-occurring classes) are identified the same way, with one query per context, so
-the context task shapes the shared query/key/value maps. The maps start as identities,
+the context task shapes the shared query and value maps. The maps start as identities,
 so the untrained model ranks exactly like CLIP's zero-shot label-specific scoring.
+
+There is no separate key map: in the score q^T k = t^T Wq^T Wk x a key map only multiplies
+the query map, and the query map acts on C + K rows while a key map would act on every
+image token, the dominant cost of training. For the same reason the (linear) value map
+is applied after pooling.
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ class AlignmentModel(nn.Module):
         self.register_buffer("context_text", context_text)
         self.text_residual = nn.Parameter(torch.zeros(c, d))
         self.context_residual = nn.Parameter(torch.zeros_like(context_text))
-        self.q, self.k, self.v = _identity_linear(d), _identity_linear(d), _identity_linear(d)
+        self.q, self.v = _identity_linear(d), _identity_linear(d)
         self.adapter = Adapter(d, cfg.adapter_dim) if cfg.adapter_dim else nn.Identity()
         self.log_attn_scale = nn.Parameter(torch.tensor(math.log(cfg.attn_scale)))
         self.log_logit_scale = nn.Parameter(torch.tensor(math.log(cfg.logit_scale)))
@@ -120,7 +125,6 @@ class AlignmentModel(nn.Module):
             )
         tokens = self.adapter(image_tokens(global_, local, self.cfg.include_global_token))
         queries = self.q(torch.cat([text, ctx]))
-        # The value map is linear, so it is applied after pooling: Q rows instead of T per image.
-        feats = self.v(attend(queries, self.k(tokens), tokens, self.log_attn_scale.exp()))
+        feats = self.v(attend(queries, tokens, tokens, self.log_attn_scale.exp()))
         c = text.shape[0]
         return aligned_cosine(feats[:, :c], text), aligned_cosine(feats[:, c:], ctx)
