@@ -14,6 +14,9 @@ import yaml
 from ssmll.errors import UserError
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="Params file (DVC's params.yaml).")
+PREPARED_OPTION = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output).")
+FEATURES_OPTION = typer.Option(Path("data/features"), help="Extracted features (extract's output).")
+SPLIT_OPTION = typer.Option(Path("data/split"), "--split", help="Split assignment and priors (split's output).")
 
 
 def app(help_text: str) -> typer.Typer:

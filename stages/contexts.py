@@ -10,7 +10,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import typer
 
-from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from stages._cli import (
+    FEATURES_OPTION,
+    PARAMS_OPTION,
+    PREPARED_OPTION,
+    SPLIT_OPTION,
+    app,
+    check_keys,
+    load_params,
+    user_errors,
+)
 from ssmll.contexts import agreement_with_groups, find_contexts
 from ssmll.features import read_text_features
 from ssmll.io import read_json, write_json, write_text
@@ -23,9 +32,9 @@ cli = app(__doc__)
 @user_errors
 def main(
     params: Path = PARAMS_OPTION,
-    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
-    features: Path = typer.Option(Path("data/features"), help="Extracted features (for text fallbacks)."),
-    split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment."),
+    prepared: Path = PREPARED_OPTION,
+    features: Path = FEATURES_OPTION,
+    split_dir: Path = SPLIT_OPTION,
     data_metrics: Path = typer.Option(Path("metrics/data.json"), help="Dataset summary (generator groups, if any)."),
     out: Path = typer.Option(Path("data/contexts/contexts.json"), help="Class-to-context assignment."),
     matrix: Path = typer.Option(Path("metrics/plots/cooccurrence.csv"), help="Co-occurrence heat map data."),
@@ -33,6 +42,7 @@ def main(
 ) -> None:
     """Find label contexts from the labeled part's co-occurrence."""
     p = load_params(params, "contexts")["contexts"]
+    check_keys(p, "contexts", "k", "smoothing", "seed")
     classes, _ = read_classes(prepared)
     train = read_split(prepared, "train")
     labeled = pq.read_table(split_dir / "split.parquet").column("labeled").to_numpy()

@@ -8,7 +8,16 @@ import numpy as np
 import torch
 import typer
 
-from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from stages._cli import (
+    FEATURES_OPTION,
+    PARAMS_OPTION,
+    PREPARED_OPTION,
+    SPLIT_OPTION,
+    app,
+    check_keys,
+    load_params,
+    user_errors,
+)
 from ssmll.artifacts import load_model, load_workspace
 from ssmll.baselines import linear_probe_scores, zeroshot_scores
 from ssmll.evaluation import per_class_ap_csv, predictions_table, report
@@ -23,9 +32,9 @@ cli = app(__doc__)
 @user_errors
 def main(
     params: Path = PARAMS_OPTION,
-    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
-    features: Path = typer.Option(Path("data/features"), help="Extracted features."),
-    split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment and priors."),
+    prepared: Path = PREPARED_OPTION,
+    features: Path = FEATURES_OPTION,
+    split_dir: Path = SPLIT_OPTION,
     models: Path = typer.Option(Path("data/train"), help="Directory with method.pt and supervised.pt."),
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
     metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
@@ -33,6 +42,7 @@ def main(
 ) -> None:
     """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method."""
     ev = load_params(params, "evaluate")["evaluate"]
+    check_keys(ev, "evaluate", "linear_probe_c")
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     test, lab = ws.test, ws.train.subset(np.flatnonzero(ws.labeled))
     g_test = test.global_[:, 0].numpy()

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import typer
 
-from stages._cli import PARAMS_OPTION, app, check_keys, env_default, load_params, user_errors
+from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, check_keys, env_default, load_params, user_errors
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
 from ssmll.config import from_mapping
 from ssmll.errors import UserError
@@ -32,7 +32,7 @@ def _default_device() -> str:
 @user_errors
 def main(
     params: Path = PARAMS_OPTION,
-    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output)."),
+    prepared: Path = PREPARED_OPTION,
     out: Path = typer.Option(Path("data/features"), help="Output directory for the features."),
     batch_size: int = typer.Option(env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch [env SSMLL_BATCH_SIZE]."),
     workers: int = typer.Option(

@@ -8,7 +8,16 @@ import numpy as np
 import pyarrow as pa
 import typer
 
-from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from stages._cli import (
+    FEATURES_OPTION,
+    PARAMS_OPTION,
+    PREPARED_OPTION,
+    SPLIT_OPTION,
+    app,
+    check_keys,
+    load_params,
+    user_errors,
+)
 from ssmll.artifacts import load_model, load_workspace
 from ssmll.io import write_json, write_parquet
 from ssmll.metrics import f1_report
@@ -22,15 +31,16 @@ cli = app(__doc__)
 @user_errors
 def main(
     params: Path = PARAMS_OPTION,
-    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
-    features: Path = typer.Option(Path("data/features"), help="Extracted features."),
-    split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment and priors."),
+    prepared: Path = PREPARED_OPTION,
+    features: Path = FEATURES_OPTION,
+    split_dir: Path = SPLIT_OPTION,
     model: Path = typer.Option(Path("data/train/method.pt"), help="Trained checkpoint."),
     out: Path = typer.Option(Path("data/pseudolabels/pseudolabels.parquet"), help="Pseudo-labels table."),
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
 ) -> None:
     """Write pseudo-labels (with scores) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
     p = load_params(params, "pseudo")["pseudo"]
+    check_keys(p, "pseudo", "threshold", "fixed_threshold", "mat_beta")
     cfg = PseudoConfig(rule=p["threshold"], fixed_threshold=float(p["fixed_threshold"]), mat_beta=float(p["mat_beta"]))
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     net, _ = load_model(model)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from stages._cli import PARAMS_OPTION, app, check_keys, load_params, user_errors
+from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, check_keys, load_params, user_errors
 from ssmll.errors import UserError
 from ssmll.io import atomic_path, dumps_json, write_json, write_table_to
 from ssmll.prepared import multihot, read_classes, read_split
@@ -19,7 +19,7 @@ cli = app(__doc__)
 @user_errors
 def main(
     params: Path = PARAMS_OPTION,
-    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output)."),
+    prepared: Path = PREPARED_OPTION,
     out: Path = typer.Option(Path("data/split"), help="Output directory."),
     metrics: Path = typer.Option(Path("metrics/split.json"), help="Split summary file."),
 ) -> None:

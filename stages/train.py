@@ -19,7 +19,15 @@ import numpy as np
 import torch
 import typer
 
-from stages._cli import PARAMS_OPTION, app, load_params, user_errors
+from stages._cli import (
+    FEATURES_OPTION,
+    PARAMS_OPTION,
+    PREPARED_OPTION,
+    SPLIT_OPTION,
+    app,
+    load_params,
+    user_errors,
+)
 from ssmll.artifacts import load_workspace, read_membership, save_model
 from ssmll.config import from_mapping
 from ssmll.io import write_json, write_text
@@ -40,9 +48,9 @@ class Variant(str, Enum):
 def main(
     variant: Variant = typer.Option(Variant.method, help="method (semi-supervised) or supervised (labeled only)."),
     params: Path = PARAMS_OPTION,
-    prepared: Path = typer.Option(Path("data/prepared"), help="Prepared tables."),
-    features: Path = typer.Option(Path("data/features"), help="Extracted features."),
-    split_dir: Path = typer.Option(Path("data/split"), "--split", help="Split assignment and priors."),
+    prepared: Path = PREPARED_OPTION,
+    features: Path = FEATURES_OPTION,
+    split_dir: Path = SPLIT_OPTION,
     contexts: Path = typer.Option(Path("data/contexts/contexts.json"), help="Class-to-context assignment."),
     out: Path = typer.Option(Path("data/train"), help="Directory for <variant>.pt."),
     metrics_dir: Path = typer.Option(Path("metrics"), help="Directory for the train metrics and curves."),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -81,7 +82,7 @@ def _resolve_tag(name: str, tag: str) -> tuple[str, dict]:
     host = _download_host(cfg)
     if not _reachable(host):
         raise UserError(
-            f"pretrained weights {name}/{tag} are not in the local cache and {host} cannot be reached; "
+            f"pretrained weights {name}/{tag} are not in the local cache and {host[0]} cannot be reached; "
             "set clip.pretrained to a local checkpoint file (e.g. -S clip.pretrained=/path/to/open_clip_model.safetensors) "
             "or to none for random weights"
         )
@@ -110,21 +111,29 @@ def cached_weights(cfg: dict) -> str | None:
     return None
 
 
-def _download_host(cfg: dict) -> str:
-    if cfg.get("hf_hub"):
-        return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    return urlparse(cfg.get("url", "")).hostname or "the download host"
+def _download_host(cfg: dict) -> tuple[str, int]:
+    """Host and port the tag's weights would come from."""
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co") if cfg.get("hf_hub") else cfg.get("url", ""))
+    return url.hostname or "the download host", url.port or (80 if url.scheme == "http" else 443)
 
 
-def _reachable(host: str) -> bool:
-    """One TCP connect with a short timeout; offline switches short-circuit it."""
+def _reachable(host: tuple[str, int]) -> bool:
+    """One TCP connect, name lookup included, within a few seconds; offline switches skip it."""
     if any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "SSMLL_OFFLINE")):
         return False
-    try:
-        with socket.create_connection((host, 443), timeout=_PROBE_TIMEOUT_S):
-            return True
-    except OSError:
-        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(host, timeout=_PROBE_TIMEOUT_S).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(_PROBE_TIMEOUT_S + 0.5)  # a hung name lookup is abandoned, not waited for
+    return bool(result and result[0])
 
 
 def _embed_dim(model: torch.nn.Module) -> int:
