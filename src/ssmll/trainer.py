@@ -31,7 +31,7 @@ LOSSES = ("asl", "bce")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 30
+    epochs: int = 20
     warmup_epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -41,13 +41,13 @@ class TrainConfig:
     gamma_neg: float = 4.0
     gamma_pos: float = 0.0
     clip: float = 0.05
-    unlabeled_weight: float = 1.0
+    unlabeled_weight: float = 0.5
     context_weight: float = 1.0
     threshold: str = "cap"
     fixed_threshold: float = 0.5
     mat_beta: float = 1.0
-    pos_fraction: float = 1.0
-    neg_fraction: float = 1.0
+    pos_fraction: float = 0.5
+    neg_fraction: float = 0.5
     seed: int = 0
     select_on_test: bool = False
 

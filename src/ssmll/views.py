@@ -23,7 +23,7 @@ from ssmll.errors import UserError
 @dataclass(frozen=True)
 class ViewConfig:
     views: int = 3
-    crop_scale: tuple[float, float] = (0.5, 1.0)
+    crop_scale: tuple[float, float] = (0.8, 1.0)
     hflip: float = 0.0
     jitter: float = 0.4
     seed: int = 0
