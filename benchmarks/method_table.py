@@ -6,6 +6,10 @@ only the swept keys changed, and prints a Markdown table of test mAP (mean ± st
 ``split.seed``). Two trainings run at a time, one CPU thread each.
 
     python benchmarks/method_table.py --ratios 0.05,0.1,0.2 --seeds 1,2,3 --ablations
+
+``--on unlabeled`` scores the unlabeled part of the training pool against its hidden
+labels instead of the test set: use it to choose settings (``--set train.x=y``) without
+touching the test set.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def run_one(job: tuple) -> tuple:
     from ssmll.trainer import Trainer, predict
 
     torch.set_num_threads(1)
-    data, params, ratio, seed, overrides, semi = job
+    data, params, on, ratio, seed, overrides, semi = job
     ws = _workspace(data)
     split = labeled_split(ws.train_ids, ratio, seed)
     y_lab = ws.train.y[split.labeled]
@@ -68,7 +72,8 @@ def run_one(job: tuple) -> tuple:
         ws.train, split.labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg, semi
     )
     model = trainer.fit().model
-    return job[2:], mean_ap(ws.test.y, predict(model, ws.test))
+    scored = ws.test if on == "test" else ws.train.subset(np.flatnonzero(~split.labeled))
+    return job[3:], mean_ap(scored.y, predict(model, scored))
 
 
 def _apply(params: dict, overrides: dict) -> dict:
@@ -86,12 +91,16 @@ def main(
     data: Path = typer.Option(ROOT / "data", help="The pipeline's data directory (prepared, features)."),
     params_file: Path = typer.Option(ROOT / "params.yaml", "--params", help="Params file."),
     jobs: int = typer.Option(2, help="Trainings at a time."),
+    on: str = typer.Option("test", help="Score on the test set, or on the unlabeled part's hidden labels."),
+    set_: list[str] = typer.Option([], "--set", help="section.key=value applied to every run (YAML value)."),
 ) -> None:
-    params = yaml.safe_load(params_file.read_text())
+    if on not in ("test", "unlabeled"):
+        raise typer.BadParameter("--on takes test or unlabeled")
+    params = _apply(yaml.safe_load(params_file.read_text()), dict(_pair(s) for s in set_))
     rs, ss = [float(r) for r in ratios.split(",")], [int(s) for s in seeds.split(",")]
-    work = [(data, params, r, s, {}, semi) for r in rs for s in ss for semi in (False, True)]
+    work = [(data, params, on, r, s, {}, semi) for r in rs for s in ss for semi in (False, True)]
     if ablations:
-        work += [(data, params, rs[0], s, ABLATIONS[a], True) for a in ABLATIONS for s in ss]
+        work += [(data, params, on, rs[0], s, ABLATIONS[a], True) for a in ABLATIONS for s in ss]
     results: dict = {}
     with ProcessPoolExecutor(jobs) as pool:
         for (ratio, seed, overrides, semi), value in pool.map(run_one, work):
@@ -104,6 +113,11 @@ def main(
         cells = [_cell(results.get((name, r))) for r in rs]
         if any(c != "" for c in cells):
             typer.echo(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def _pair(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    return key, yaml.safe_load(value)
 
 
 def _cell(values: list[float] | None) -> str:

@@ -41,7 +41,7 @@ class TrainConfig:
     gamma_neg: float = 4.0
     gamma_pos: float = 0.0
     clip: float = 0.05
-    unlabeled_weight: float = 0.5
+    unlabeled_weight: float = 0.25
     context_weight: float = 1.0
     threshold: str = "cap"
     fixed_threshold: float = 0.5
