@@ -138,13 +138,16 @@ class _ShardBuffer:
         self.ids, self.out_dir = ids, out_dir
         self.g: list[np.ndarray] = []
         self.loc: list[np.ndarray] = []
+        self.pending = 0
         self.written = 0
         self.shard = 0
 
     def add(self, g: np.ndarray, loc: np.ndarray) -> None:
         self.g.append(g)
         self.loc.append(loc)
-        self.flush(final=False)
+        self.pending += len(g)
+        if self.pending >= SHARD_IMAGES:  # concatenate only when a shard is due, not every batch
+            self.flush(final=False)
 
     def flush(self, final: bool) -> None:
         g = np.concatenate(self.g) if self.g else np.empty((0,))
@@ -157,6 +160,7 @@ class _ShardBuffer:
             write_table_to(table, self.out_dir / f"part-{self.shard:05d}.parquet")
             self.written, self.shard, start = self.written + n, self.shard + 1, start + n
         self.g, self.loc = ([g[start:]], [loc[start:]]) if start < len(g) else ([], [])
+        self.pending = len(g) - start
 
 
 def _shard_table(ids: list[str], g: np.ndarray, loc: np.ndarray) -> pa.Table:
