@@ -26,8 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssmll.config import from_mapping  # noqa: E402
-from ssmll.contexts import find_contexts  # noqa: E402
+from ssmll.config import from_params  # noqa: E402
+from ssmll.contexts import ContextsConfig, find_contexts  # noqa: E402
 from ssmll.metrics import mean_ap  # noqa: E402
 from ssmll.model import ModelConfig  # noqa: E402
 from ssmll.trainer import TrainConfig  # noqa: E402
@@ -63,11 +63,12 @@ def run_one(job: tuple) -> tuple:
     split = labeled_split(ws.train_ids, ratio, seed)
     y_lab = ws.train.y[split.labeled]
     p = _apply(params, overrides)
-    ctx = find_contexts(y_lab, ws.text, int(p["contexts"]["k"]), float(p["contexts"]["smoothing"]), int(p["contexts"]["seed"]))
-    cfg = from_mapping(TrainConfig, p["train"], "train")
+    ctx_cfg = from_params(ContextsConfig, p["contexts"], "contexts")
+    ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
+    cfg = from_params(TrainConfig, p["train"], "train")
     if not semi:
         cfg = replace(cfg, context_weight=0.0)
-    model_cfg = from_mapping(ModelConfig, p["model"], "model")
+    model_cfg = from_params(ModelConfig, p["model"], "model")
     trainer = Trainer(
         ws.train, split.labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg, semi
     )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 import yaml
 
+from ssmll.config import from_params
 from ssmll.errors import UserError
+
+C = TypeVar("C")
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="Params file (DVC's params.yaml).")
 PREPARED_OPTION = typer.Option(Path("data/prepared"), help="Prepared tables (prepare's output).")
@@ -24,7 +27,7 @@ def app(help_text: str) -> typer.Typer:
 
 
 def load_params(path: Path, *sections: str) -> dict[str, Any]:
-    """The named top-level sections of the params file, each required."""
+    """The named top-level sections of the params file, each required, as plain mappings."""
     if not path.is_file():
         raise UserError(f"params file {path} not found; run from the repository root or pass --params")
     try:
@@ -37,14 +40,9 @@ def load_params(path: Path, *sections: str) -> dict[str, Any]:
     return {s: params[s] for s in sections}
 
 
-def check_keys(values: Mapping[str, Any], where: str, *names: str) -> None:
-    """The params section ``where`` must have exactly the keys ``names`` (typos are errors, not ignored)."""
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise UserError(f"unknown param {where}.{unknown[0]}; known: {', '.join(sorted(names))}")
-    missing = [n for n in names if n not in values]
-    if missing:
-        raise UserError(f"param {where}.{missing[0]} is missing; restore it from the repository's params.yaml")
+def read_config(path: Path, section: str, cls: type[C]) -> C:
+    """The params section ``section`` as its validated config dataclass (``ssmll.config``)."""
+    return from_params(cls, load_params(path, section)[section], section)
 
 
 def user_errors(fn: Callable[..., None]) -> Callable[..., None]:

@@ -16,11 +16,10 @@ from stages._cli import (
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
-    check_keys,
-    load_params,
+    read_config,
     user_errors,
 )
-from ssmll.contexts import agreement_with_groups, find_contexts
+from ssmll.contexts import ContextsConfig, agreement_with_groups, find_contexts
 from ssmll.features import read_text_features
 from ssmll.io import read_json, write_json, write_text
 from ssmll.prepared import multihot, read_classes, read_split
@@ -41,14 +40,13 @@ def main(
     metrics: Path = typer.Option(Path("metrics/contexts.json"), help="Contexts summary."),
 ) -> None:
     """Find label contexts from the labeled part's co-occurrence."""
-    p = load_params(params, "contexts")["contexts"]
-    check_keys(p, "contexts", "k", "smoothing", "seed")
+    cfg = read_config(params, "contexts", ContextsConfig)
     classes, _ = read_classes(prepared)
     train = read_split(prepared, "train")
     labeled = pq.read_table(split_dir / "split.parquet").column("labeled").to_numpy()
     y = multihot(train.column("labels"), len(classes))[labeled]
     text = read_text_features(features).astype(np.float32)
-    ctx = find_contexts(y, text, int(p["k"]), float(p["smoothing"]), int(p["seed"]))
+    ctx = find_contexts(y, text, cfg.k, cfg.smoothing, cfg.seed)
     groups = [[classes[i] for i in np.flatnonzero(ctx.assignment == j)] for j in range(ctx.k)]
     summary: dict = {
         "k": ctx.k,

@@ -14,13 +14,12 @@ from stages._cli import (
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
-    check_keys,
-    load_params,
+    read_config,
     user_errors,
 )
 from ssmll.artifacts import load_model, load_workspace
 from ssmll.baselines import linear_probe_scores, zeroshot_scores
-from ssmll.evaluation import per_class_ap_csv, predictions_table, report
+from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, predictions_table, report
 from ssmll.io import write_json, write_parquet, write_text
 from ssmll.model import image_tokens, zeroshot_label_specific
 from ssmll.trainer import predict
@@ -41,8 +40,7 @@ def main(
     plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP."),
 ) -> None:
     """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method."""
-    ev = load_params(params, "evaluate")["evaluate"]
-    check_keys(ev, "evaluate", "linear_probe_c")
+    cfg = read_config(params, "evaluate", EvaluateConfig)
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     test, lab = ws.test, ws.train.subset(np.flatnonzero(ws.labeled))
     g_test = test.global_[:, 0].numpy()
@@ -51,7 +49,7 @@ def main(
     tokens = image_tokens(test.global_[:, 0], test.local[:, 0], method.cfg.include_global_token)
     scores = {
         "zeroshot": zeroshot_scores(g_test, ws.text),
-        "linear_probe": linear_probe_scores(lab.global_[:, 0].numpy(), lab.y, g_test, c=float(ev["linear_probe_c"])),
+        "linear_probe": linear_probe_scores(lab.global_[:, 0].numpy(), lab.y, g_test, c=cfg.linear_probe_c),
         "zeroshot_label_specific": zeroshot_label_specific(
             tokens, torch.from_numpy(ws.text), method.cfg.attn_scale
         ).numpy(),

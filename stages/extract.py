@@ -7,19 +7,20 @@ SSMLL_DEVICE): they change speed, not the bytes written, so DVC does not track t
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 import typer
 
-from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, check_keys, env_default, load_params, user_errors
+from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, env_default, read_config, user_errors
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.config import from_mapping
+from ssmll.encoding import ClipConfig, ExtractConfig
 from ssmll.errors import UserError
 from ssmll.features import Runtime, text_table, write_image_features
 from ssmll.io import atomic_path, dumps_json, write_table_to
 from ssmll.prepared import read_classes, read_split
-from ssmll.views import ViewConfig, ViewMaker
+from ssmll.views import ViewMaker
 
 cli = app(__doc__)
 
@@ -42,33 +43,26 @@ def main(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Write image features per split (fp16 Parquet shards) and class text features."""
-    p = load_params(params, "clip", "extract")
-    clip_p, ext = p["clip"], dict(p["extract"])
-    check_keys(clip_p, "clip", "model", "pretrained", "seed")
-    grid = int(ext.pop("grid"))
-    templates = list(ext.pop("templates"))
-    view_cfg = from_mapping(ViewConfig, ext, "extract")
-    view_cfg.validate()
-    if grid < 1:
-        raise UserError("extract.grid must be at least 1")
+    clip_cfg = read_config(params, "clip", ClipConfig)
+    ext = read_config(params, "extract", ExtractConfig)
     rt = Runtime(device or _default_device(), batch_size, workers, progress)
     if rt.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {rt.device} asked for, but CUDA is not available here; use --device cpu")
     classes, prompt_names = read_classes(prepared)
     tables = {split: read_split(prepared, split) for split in ("train", "test")}
 
-    clip = load_clip(clip_p["model"], str(clip_p["pretrained"]), seed=int(clip_p.get("seed", 0)), device=rt.device)
-    encoder = DenseImageEncoder(clip.model.visual, grid).eval()
-    weak_only = ViewMaker(clip.preprocess_cfg, ViewConfig(**{**vars(view_cfg), "views": 1}))
-    all_views = ViewMaker(clip.preprocess_cfg, view_cfg)
-    text = encode_prompts(clip, prompt_names, templates, rt.device).numpy()
+    clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed, device=rt.device)
+    encoder = DenseImageEncoder(clip.model.visual, ext.grid).eval()
+    weak_only = ViewMaker(clip.preprocess_cfg, replace(ext, views=1))
+    all_views = ViewMaker(clip.preprocess_cfg, ext)
+    text = encode_prompts(clip, prompt_names, list(ext.templates), rt.device).numpy()
     meta = {
-        "model": clip_p["model"],
-        "pretrained": str(clip_p["pretrained"]),
+        "model": clip_cfg.model,
+        "pretrained": clip_cfg.pretrained,
         "dim": clip.dim,
-        "grid": grid,
-        "views": view_cfg.views,
-        "templates": templates,
+        "grid": ext.grid,
+        "views": ext.views,
+        "templates": list(ext.templates),
     }
     with atomic_path(out, is_dir=True) as tmp:
         write_table_to(text_table(classes, prompt_names, text), tmp / "text.parquet")
@@ -76,7 +70,7 @@ def main(
             views = all_views if split == "train" else weak_only
             write_image_features(table, encoder, views, rt, tmp / split, desc=f"extract {split}")
         (tmp / "meta.json").write_text(dumps_json(meta))
-    typer.echo(f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_p['model']} on {rt.device}")
+    typer.echo(f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_cfg.model} on {rt.device}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def main(
     """Read the dataset named by data.source and write one Parquet table per split."""
     data = load_params(params, "data")["data"]
     ds = prepare(data, progress=progress)
-    source = data.get("source", "digits")
+    source = data["source"]
     write_prepared(ds, out)
     write_json({"source": source, **summarize(ds)}, metrics)
     sizes = ", ".join(f"{k}: {t.num_rows}" for k, t in ds.tables.items())

@@ -14,8 +14,7 @@ from stages._cli import (
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
-    check_keys,
-    load_params,
+    read_config,
     user_errors,
 )
 from ssmll.artifacts import load_model, load_workspace
@@ -39,14 +38,12 @@ def main(
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
 ) -> None:
     """Write pseudo-labels (with scores) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
-    p = load_params(params, "pseudo")["pseudo"]
-    check_keys(p, "pseudo", "threshold", "fixed_threshold", "mat_beta")
-    cfg = PseudoConfig(rule=p["threshold"], fixed_threshold=float(p["fixed_threshold"]), mat_beta=float(p["mat_beta"]))
+    cfg = read_config(params, "pseudo", PseudoConfig)
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     net, _ = load_model(model)
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
     probs = predict(net, ws.train.subset(unl))
-    lab_probs = predict(net, ws.train.subset(lab)) if cfg.rule == "mat" else None
+    lab_probs = predict(net, ws.train.subset(lab)) if cfg.threshold == "mat" else None
     pseudo = make_pseudo_labels(probs, ws.priors, cfg, lab_probs, ws.train.y[lab])
     positives = pseudo.targets > 0
     table = pa.table(
@@ -58,7 +55,7 @@ def main(
     )
     write_parquet(table, out)
     report = {k: round(v, 4) for k, v in f1_report(ws.train.y[unl], positives).items()}
-    report.update({"rule": cfg.rule, "unlabeled_images": int(len(unl)), "positives": int(positives.sum())})
+    report.update({"rule": cfg.threshold, "unlabeled_images": int(len(unl)), "positives": int(positives.sum())})
     write_json(report, metrics)
     typer.echo(f"pseudo-labels for {len(unl)} images: CF1 {report['CF1']:.2f} OF1 {report['OF1']:.2f}")
 

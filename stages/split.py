@@ -6,11 +6,10 @@ from pathlib import Path
 
 import typer
 
-from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, check_keys, load_params, user_errors
-from ssmll.errors import UserError
+from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, read_config, user_errors
 from ssmll.io import atomic_path, dumps_json, write_json, write_table_to
 from ssmll.prepared import multihot, read_classes, read_split
-from ssmll.split import class_priors, labeled_split
+from ssmll.split import SplitConfig, class_priors, labeled_split
 
 cli = app(__doc__)
 
@@ -24,15 +23,10 @@ def main(
     metrics: Path = typer.Option(Path("metrics/split.json"), help="Split summary file."),
 ) -> None:
     """Label the first int(lb_ratio * n) images of RandomState(seed).permutation(n)."""
-    s = load_params(params, "split")["split"]
-    check_keys(s, "split", "lb_ratio", "seed")
-    try:
-        lb_ratio, seed = float(s["lb_ratio"]), int(s["seed"])
-    except (TypeError, ValueError):
-        raise UserError(f"split.lb_ratio must be a number and split.seed an integer, got {s['lb_ratio']!r}, {s['seed']!r}") from None
+    cfg = read_config(params, "split", SplitConfig)
     classes, _ = read_classes(prepared)
     train = read_split(prepared, "train")
-    split = labeled_split(train.column("image_id").to_pylist(), lb_ratio, seed)
+    split = labeled_split(train.column("image_id").to_pylist(), cfg.lb_ratio, cfg.seed)
     y = multihot(train.column("labels"), len(classes))
     priors = class_priors(y[split.labeled])
     missing = [c for c, p in zip(classes, priors) if p == 0]
@@ -44,8 +38,8 @@ def main(
         write_table_to(split.table(), tmp / "split.parquet")
         (tmp / "priors.json").write_text(dumps_json({"classes": classes, "priors": [float(p) for p in priors]}))
     summary = {
-        "lb_ratio": lb_ratio,
-        "seed": seed,
+        "lb_ratio": cfg.lb_ratio,
+        "seed": cfg.seed,
         "labeled": int(split.labeled.sum()),
         "unlabeled": int((~split.labeled).sum()),
         "classes_without_labeled_positive": missing,

@@ -25,11 +25,10 @@ from stages._cli import (
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
-    load_params,
+    read_config,
     user_errors,
 )
 from ssmll.artifacts import load_workspace, read_membership, save_model
-from ssmll.config import from_mapping
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
@@ -57,11 +56,8 @@ def main(
     threads: int = typer.Option(0, min=0, help="Torch CPU threads (0: torch's default)."),
 ) -> None:
     """Train and write the checkpoint, the train metrics and per-epoch curves."""
-    p = load_params(params, "model", "train")
-    model_cfg = from_mapping(ModelConfig, p["model"], "model")
-    cfg = from_mapping(TrainConfig, p["train"], "train")
-    cfg.validate()
-    model_cfg.validate()
+    model_cfg = read_config(params, "model", ModelConfig)
+    cfg = read_config(params, "train", TrainConfig)
     if threads:
         torch.set_num_threads(threads)
     ws = load_workspace(prepared, features, split_dir)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
+from ssmll.datasets import SOURCES, DataConfig, build_source
+from ssmll.prepared import PreparedDataset
 from stages.prepare import cli
 
 
@@ -32,11 +36,29 @@ def truncate(path: Path) -> Path:
     return path
 
 
+def source_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """A source's options as its preset lists them: ``options`` over the code defaults (= the preset's)."""
+    cls, _ = SOURCES[name]
+    return {**{k: v for k, v in dataclasses.asdict(cls()).items() if k != "seed"}, **options}
+
+
+def data_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A complete ``data`` section: ``data`` over the defaults, its source's options completed."""
+    source = data["source"]
+    return {**dataclasses.asdict(DataConfig()), **data, source: source_options(source, data.get(source, {}))}
+
+
+def build_with_defaults(name: str, options: Mapping[str, Any], seed: int = 0) -> PreparedDataset:
+    """``build_source`` with the options not given at their defaults."""
+    return build_source(name, source_options(name, options), seed)
+
+
 def run_prepare(tmp: Path, data: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-    """Run the prepare stage on ``data`` params; the CLI result and metrics/data.json (None if absent)."""
+    """Run the prepare stage on ``data`` params (completed by ``data_params``); the CLI result and
+    metrics/data.json (None if absent)."""
     tmp.mkdir(parents=True, exist_ok=True)
     params = tmp / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": data}))
+    params.write_text(yaml.safe_dump({"data": data_params(data)}))
     metrics = tmp / "metrics" / "data.json"
     result = CliRunner().invoke(
         cli, ["--params", str(params), "--out", str(tmp / "prepared"), "--metrics", str(metrics), "--no-progress"]

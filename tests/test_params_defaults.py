@@ -1,25 +1,45 @@
 """params.yaml and the library's config defaults agree, so tests and fixtures built from
-the defaults describe what `dvc repro` runs."""
+the defaults describe what `dvc repro` runs, and every section parses by the one route."""
 
-import dataclasses
-
+import pytest
 import yaml
 
-from ssmll.config import from_mapping
+from ssmll.config import from_params
+from ssmll.contexts import ContextsConfig
+from ssmll.datasets import DataConfig, SOURCES
+from ssmll.encoding import ClipConfig, ExtractConfig
+from ssmll.evaluation import EvaluateConfig
 from ssmll.model import ModelConfig
+from ssmll.pseudo import PseudoConfig
+from ssmll.split import SplitConfig
 from ssmll.trainer import TrainConfig
-from ssmll.views import ViewConfig
 
 from tiny_params import REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 
+SECTIONS = {
+    "clip": ClipConfig,
+    "extract": ExtractConfig,
+    "split": SplitConfig,
+    "contexts": ContextsConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "pseudo": PseudoConfig,
+    "evaluate": EvaluateConfig,
+}
 
-def test_train_and_model_sections_are_the_code_defaults():
-    assert from_mapping(TrainConfig, PARAMS["train"], "train") == TrainConfig()
-    assert from_mapping(ModelConfig, PARAMS["model"], "model") == ModelConfig()
+
+def test_every_section_of_params_yaml_has_a_config():
+    assert set(PARAMS) == {*SECTIONS, "data"}
 
 
-def test_extract_view_settings_are_the_code_defaults():
-    views = {f.name for f in dataclasses.fields(ViewConfig)}
-    assert from_mapping(ViewConfig, {k: v for k, v in PARAMS["extract"].items() if k in views}, "extract") == ViewConfig()
+@pytest.mark.parametrize("section", SECTIONS)
+def test_section_is_the_code_defaults(section):
+    cls = SECTIONS[section]
+    assert from_params(cls, PARAMS[section], section) == cls()
+
+
+def test_data_section_is_the_code_defaults():
+    data = PARAMS["data"]
+    assert from_params(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data") == DataConfig()

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from source_fixtures import prepared_labels, prepared_paths, run_prepare, write_image
+from source_fixtures import build_with_defaults, prepared_labels, prepared_paths, run_prepare, write_image
 
-from ssmll.datasets import build_source
 from ssmll.errors import UserError
 
 # Listed out of id order, with COCO's gaps: classes must come out in id order.
@@ -79,7 +78,7 @@ def test_annotation_with_unknown_category_is_an_error(tmp_path):
     coco["annotations"].append({"id": 999, "image_id": 42, "category_id": 12})
     path.write_text(json.dumps(coco))
     with pytest.raises(UserError, match="category ids not in its categories: 12"):
-        build_source("coco2014", {"root": str(root)})
+        build_with_defaults("coco2014", {"root": str(root)})
 
 
 def test_entry_without_its_fields_is_an_error_naming_the_file(tmp_path):
@@ -89,14 +88,14 @@ def test_entry_without_its_fields_is_an_error_naming_the_file(tmp_path):
     del coco["images"][0]["file_name"]
     path.write_text(json.dumps(coco))
     with pytest.raises(UserError, match="instances_train2014.json is not a COCO instances file: an entry lacks or garbles 'file_name'"):
-        build_source("coco2014", {"root": str(root)})
+        build_with_defaults("coco2014", {"root": str(root)})
 
 
 def test_missing_annotation_file_names_it(tmp_path):
     root = make_coco(tmp_path / "coco")
     (root / "annotations" / "instances_val2014.json").unlink()
     with pytest.raises(UserError, match="instances_val2014.json"):
-        build_source("coco2014", {"root": str(root)})
+        build_with_defaults("coco2014", {"root": str(root)})
 
 
 def test_missing_root_says_which_param(tmp_path):

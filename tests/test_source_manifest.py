@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from source_fixtures import prepared_labels, prepared_paths, run_prepare, write_image
+from source_fixtures import build_with_defaults, data_params, prepared_labels, prepared_paths, run_prepare, write_image
 
-from ssmll.datasets import build_source, prepare
+from ssmll.datasets import prepare
 from ssmll.errors import UserError
 
 ROWS = [
@@ -81,7 +81,7 @@ def test_without_split_column_the_test_part_is_drawn_with_seed_and_fraction(tmp_
     manifest = write_manifest(tmp_path / "ds" / f"manifest{suffix}", without_split(ROWS))
 
     def test_ids(seed: int) -> list[str]:
-        ds = build_source("manifest", {"file": str(manifest), "test_fraction": 0.25}, seed=seed)
+        ds = build_with_defaults("manifest", {"file": str(manifest), "test_fraction": 0.25}, seed=seed)
         assert ds.tables["train"].num_rows == 6
         return ds.tables["test"].column("image_id").to_pylist()
 
@@ -117,11 +117,11 @@ def test_txt_class_list_and_prompt_name_override(tmp_path):
     (tmp_path / "ds" / "classes.txt").write_text("dog\ncat\nsofa\ntvmonitor\n")
     options = {"file": str(manifest), "classes_file": "classes.txt"}  # found beside the manifest
     data = {"source": "manifest", "prompt_names": {"tvmonitor": "television"}, "manifest": options}
-    ds = prepare(data)
+    ds = prepare(data_params(data))
     assert ds.classes == ["dog", "cat", "sofa", "tvmonitor"]
     assert ds.prompt_names == ["dog", "cat", "sofa", "television"]
     with pytest.raises(UserError, match="data.prompt_names names classes this dataset does not have: 'zebra'"):
-        prepare({**data, "prompt_names": {"zebra": "a zebra"}})
+        prepare(data_params({**data, "prompt_names": {"zebra": "a zebra"}}))
 
 
 def test_label_not_in_class_list_is_an_error_naming_it(tmp_path):
@@ -150,16 +150,16 @@ def test_split_values_other_than_train_and_test_are_an_error(tmp_path):
     rows = [{**r, "split": "val"} if r["split"] == "test" else r for r in ROWS]
     manifest = write_manifest(tmp_path / "ds" / "m.csv", rows)
     with pytest.raises(UserError, match=r"should say train or test, found 'val' \(3 rows\)"):
-        build_source("manifest", {"file": str(manifest)})
+        build_with_defaults("manifest", {"file": str(manifest)})
 
 
 def test_missing_column_names_the_param(tmp_path):
     manifest = write_manifest(tmp_path / "m.csv", ROWS)
     with pytest.raises(UserError, match=r"no 'tags' column \(data.manifest.labels_column\); its columns are: path, labels, split"):
-        build_source("manifest", {"file": str(manifest), "labels_column": "tags"})
+        build_with_defaults("manifest", {"file": str(manifest), "labels_column": "tags"})
 
 
 def test_unknown_format_is_an_error(tmp_path):
     (tmp_path / "m.xlsx").write_text("")
     with pytest.raises(UserError, match=r"should end in one of \.csv, \.jsonl, \.parquet"):
-        build_source("manifest", {"file": str(tmp_path / "m.xlsx")})
+        build_with_defaults("manifest", {"file": str(tmp_path / "m.xlsx")})

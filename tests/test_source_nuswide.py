@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from source_fixtures import prepared_labels, prepared_paths, run_prepare, write_image
+from source_fixtures import build_with_defaults, prepared_labels, prepared_paths, run_prepare, write_image
 
-from ssmll.datasets import build_source
 from ssmll.datasets.classnames import NUSWIDE_CONCEPTS
 from ssmll.errors import UserError
 
@@ -89,7 +88,7 @@ def test_prepare_reads_nuswide_and_reports_missing_and_unlabeled(tmp_path, make,
 
 def test_unlabeled_images_can_be_kept(tmp_path):
     root = make_official(tmp_path / "nus")
-    ds = build_source("nuswide", {"root": str(root), "drop_unlabeled": False})
+    ds = build_with_defaults("nuswide", {"root": str(root), "drop_unlabeled": False})
     assert ds.tables["train"].num_rows == 5 and ds.tables["test"].num_rows == 3
     assert ds.skipped == []
 
@@ -107,11 +106,11 @@ def test_label_file_of_the_wrong_length_is_an_error(tmp_path):
     root = make_official(tmp_path / "nus")
     (root / "Groundtruth" / "TrainTestLabels" / "Labels_sky_Test.txt").write_text("0\n1\n")
     with pytest.raises(UserError, match="Labels_sky_Test.txt should hold one 0 or 1 per line for each of the 3 images"):
-        build_source("nuswide", {"root": str(root)})
+        build_with_defaults("nuswide", {"root": str(root)})
 
 
 def test_label_matrix_of_the_wrong_shape_is_an_error(tmp_path):
     root = make_npy(tmp_path / "nus")
     np.save(root / "formatted_val_labels.npy", np.zeros((3, 80)))
     with pytest.raises(UserError, match=r"shape \(3, 80\); expected \(3, 81\)"):
-        build_source("nuswide", {"root": str(root)})
+        build_with_defaults("nuswide", {"root": str(root)})

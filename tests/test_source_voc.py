@@ -10,10 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from source_fixtures import prepared_labels, prepared_paths, run_prepare, truncate, write_image
+from source_fixtures import (
+    build_with_defaults,
+    prepared_labels,
+    prepared_paths,
+    run_prepare,
+    source_options,
+    truncate,
+    write_image,
+)
 from typer.testing import CliRunner
 
-from ssmll.datasets import build_source
 from ssmll.datasets.classnames import VOC_CLASSES
 from ssmll.errors import UserError
 
@@ -94,7 +101,7 @@ def test_prepare_reads_voc2007_class_files(tmp_path):
 @pytest.mark.parametrize("labels_from", ["imagesets", "xml"])
 def test_difficult_can_count_as_positive(tmp_path, labels_from):
     root = make_voc(tmp_path / "voc", "2007", VOC2007)
-    ds = build_source("voc2007", {"root": str(root), "difficult": "positive", "labels_from": labels_from})
+    ds = build_with_defaults("voc2007", {"root": str(root), "difficult": "positive", "labels_from": labels_from})
     labels = dict(zip(ds.tables["train"].column("image_id").to_pylist(), ds.tables["train"].column("labels").to_pylist()))
     assert labels["000012"] == [VOC_CLASSES.index("pottedplant")]
     test = dict(zip(ds.tables["test"].column("image_id").to_pylist(), ds.tables["test"].column("labels").to_pylist()))
@@ -127,7 +134,7 @@ def test_unknown_object_class_is_an_error_naming_it(tmp_path):
     xml = root / "VOCdevkit" / "VOC2007" / "Annotations" / "000007.xml"
     xml.write_text(_xml("000007", [("car", 0), ("zebra", 0)]))
     with pytest.raises(UserError, match=r"'zebra' \(image 000007\)"):
-        build_source("voc2007", {"root": str(root)})
+        build_with_defaults("voc2007", {"root": str(root)})
 
 
 def test_missing_annotation_and_corrupt_image_are_skipped(tmp_path):
@@ -150,7 +157,7 @@ def test_image_listed_twice_in_class_files_is_an_error_naming_it(tmp_path):
     for path in (root / "VOCdevkit" / "VOC2007" / "ImageSets" / "Main").glob("*_test.txt"):
         path.write_text(path.read_text() + path.read_text().splitlines(keepends=True)[0])
     with pytest.raises(UserError, match=r"1 image id\(s\) listed more than once: '000001' \(test, test\)"):
-        build_source("voc2007", {"root": str(root)})
+        build_with_defaults("voc2007", {"root": str(root)})
 
 
 def test_wrong_root_says_what_belongs_there(tmp_path):
@@ -175,7 +182,7 @@ def test_voc_fixture_goes_through_the_whole_pipeline(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     root = make_voc(tmp_path / "voc", "2007", {"trainval": random_voc_split(rng, "1", 40), "test": random_voc_split(rng, "2", 20)})
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["data"].update(source="voc2007", voc2007={"root": str(root)})
+    params["data"].update(source="voc2007", voc2007=source_options("voc2007", {"root": str(root)}))
     params["clip"].update(model="ViT-S-32", pretrained="none")
     params["extract"].update(grid=2, views=2)
     params["split"].update(lb_ratio=0.5)

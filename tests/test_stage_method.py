@@ -92,6 +92,8 @@ BAD_TRAIN = {
     "unknown_threshold_rule": ({"train.threshold": "median"}, "median"),
     "unknown_alignment": ({"model.alignment": "mean"}, "model.alignment"),
     "unknown_key": ({"train.epoch": 3}, "unknown param train.epoch"),
+    "epochs_not_an_integer": ({"train.epochs": "ten"}, "param train.epochs must be an integer, got 'ten'"),
+    "flag_not_a_bool": ({"model.include_global_token": "yes"}, "param model.include_global_token must be true or false"),
 }
 
 

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ssmll.prepared import PreparedDataset, make_table, write_prepared
 from stage_runner import assert_fails_cleanly, invoke
@@ -60,6 +61,15 @@ def test_bad_params_fail_with_one_line_and_leave_the_previous_split(with_prepare
     assert invoke(cli).exit_code == 0
     with_prepared(overrides)
     assert_fails_cleanly(cli, root, message)
+
+
+def test_missing_param_is_named_and_leaves_the_previous_split(with_prepared):
+    root = with_prepared()
+    assert invoke(cli).exit_code == 0
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    del params["split"]["seed"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    assert_fails_cleanly(cli, root, "param split.seed is missing; add it to params.yaml (default: 1)")
 
 
 def test_missing_prepared_tables_name_the_stage_to_run(workdir):

@@ -18,6 +18,15 @@ from sklearn.metrics import adjusted_rand_score
 from ssmll.errors import UserError
 
 
+@dataclass(frozen=True)
+class ContextsConfig:
+    """The ``contexts`` params; :func:`find_contexts` checks ``k`` against the number of classes."""
+
+    k: int = 3
+    smoothing: float = 0.01
+    seed: int = 0
+
+
 @dataclass
 class Contexts:
     affinity: np.ndarray  # (C, C) symmetric, in [0, 1]

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from ssmll.errors import UserError
 from ssmll.metrics import classes_without_positives, evaluation, per_class_ap
 from ssmll.thresholds import cap_labels
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    linear_probe_c: float = 1.0  # inverse L2 strength of the linear-probe baseline
+
+    def validate(self) -> None:
+        if self.linear_probe_c <= 0:
+            raise UserError(f"evaluate.linear_probe_c={self.linear_probe_c} must be positive")
+
 
 MAP_POLICY = "classes without test positives have no AP and are excluded from the mean"
 THRESHOLD_RULE = "CF1/OF1 at class-wise thresholds: per class, the top round(prior*n) test images, prior from the labeled part"

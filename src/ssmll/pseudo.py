@@ -1,6 +1,6 @@
 """Pseudo-labels for unlabeled images from teacher probabilities, with confidence masks.
 
-Rules (``rule``):
+Rules (``threshold``):
   cap   class-distribution-aware (CAP): per class, the top ``pos_fraction * prior * n``
         images are positive and the bottom ``neg_fraction`` of the other ``(1 - prior) * n``
         negative;
@@ -24,19 +24,17 @@ RULES = ("cap", "fixed", "mat")
 
 @dataclass(frozen=True)
 class PseudoConfig:
-    rule: str = "cap"
+    """A threshold rule: the ``pseudo`` params, and the rule part of the ``train`` params."""
+
+    threshold: str = "cap"  # the rule: cap | fixed | mat
     fixed_threshold: float = 0.5
     mat_beta: float = 1.0
-    pos_fraction: float = 1.0
-    neg_fraction: float = 1.0
 
     def validate(self) -> None:
-        if self.rule not in RULES:
-            raise UserError(f"threshold rule {self.rule!r} is unknown; choose one of {', '.join(RULES)}")
+        if self.threshold not in RULES:
+            raise UserError(f"threshold rule {self.threshold!r} is unknown; choose one of {', '.join(RULES)}")
         if not 0.0 < self.fixed_threshold < 1.0:
             raise UserError("the fixed threshold must be a probability within (0, 1)")
-        if not (0.0 <= self.pos_fraction <= 1.0 and 0.0 <= self.neg_fraction <= 1.0):
-            raise UserError("pos_fraction and neg_fraction must be within [0, 1]")
         if self.mat_beta <= 0:
             raise UserError("mat_beta must be positive")
 
@@ -53,12 +51,19 @@ def make_pseudo_labels(
     cfg: PseudoConfig,
     labeled_probs: np.ndarray | None = None,
     labeled_y: np.ndarray | None = None,
+    pos_fraction: float = 1.0,
+    neg_fraction: float = 1.0,
 ) -> PseudoLabels:
-    """Hard targets and a loss mask for ``probs`` (N, C) under ``cfg.rule``."""
+    """Hard targets and a loss mask for ``probs`` (N, C) under ``cfg.threshold``.
+
+    ``pos_fraction`` and ``neg_fraction`` are CAP's confidence masks (1: every entry labeled).
+    """
     cfg.validate()
-    if cfg.rule == "cap":
-        return _cap(probs, priors, cfg.pos_fraction, cfg.neg_fraction)
-    if cfg.rule == "fixed":
+    if not (0.0 <= pos_fraction <= 1.0 and 0.0 <= neg_fraction <= 1.0):
+        raise UserError("pos_fraction and neg_fraction must be within [0, 1]")
+    if cfg.threshold == "cap":
+        return _cap(probs, priors, pos_fraction, neg_fraction)
+    if cfg.threshold == "fixed":
         targets = probs >= cfg.fixed_threshold
     else:
         if labeled_probs is None or labeled_y is None:

@@ -10,6 +10,14 @@ import pyarrow as pa
 from ssmll.errors import UserError
 
 
+@dataclass(frozen=True)
+class SplitConfig:
+    """The ``split`` params; :func:`labeled_split` checks them against the pool's size."""
+
+    lb_ratio: float = 0.1
+    seed: int = 1
+
+
 @dataclass
 class Split:
     image_ids: list[str]

@@ -64,10 +64,12 @@ class TrainConfig:
             raise UserError("train.context_weight and train.unlabeled_weight must be non-negative")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError("train.ema_decay must be within [0, 1)")
+        if not (0.0 <= self.pos_fraction <= 1.0 and 0.0 <= self.neg_fraction <= 1.0):
+            raise UserError("train.pos_fraction and train.neg_fraction must be within [0, 1]")
         self.pseudo().validate()
 
     def pseudo(self) -> PseudoConfig:
-        return PseudoConfig(self.threshold, self.fixed_threshold, self.mat_beta, self.pos_fraction, self.neg_fraction)
+        return PseudoConfig(self.threshold, self.fixed_threshold, self.mat_beta)
 
 
 @dataclass
@@ -202,7 +204,8 @@ class Trainer:
         lab_probs = lab_y = None
         if self.cfg.threshold == "mat":
             lab_probs, lab_y = predict(teacher, self.data.subset(self.lab)), self.data.y[self.lab]
-        return make_pseudo_labels(probs, self.priors, self.cfg.pseudo(), lab_probs, lab_y)
+        c = self.cfg
+        return make_pseudo_labels(probs, self.priors, c.pseudo(), lab_probs, lab_y, c.pos_fraction, c.neg_fraction)
 
     def _batches(self, epoch: int):
         """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""

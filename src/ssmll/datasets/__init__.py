@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssmll.config import from_mapping
+from ssmll.config import from_params
 from ssmll.datasets import coco, digits, manifest, nuswide, voc
 from ssmll.datasets.filecheck import check_images, enforce_loss_limit
 from ssmll.datasets.records import show
@@ -53,9 +53,12 @@ class DataConfig:
 
 def prepare(data: Mapping[str, Any], progress: bool = False) -> PreparedDataset:
     """The prepared dataset the ``data`` params describe, its image files checked."""
-    cfg = from_mapping(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data")
-    cfg.validate()
-    ds = build_source(cfg.source, data.get(cfg.source) or {}, cfg.seed)
+    cfg = from_params(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data")
+    if cfg.source not in data:
+        raise UserError(
+            f"params have no data.{cfg.source} section; switch datasets with `dvc exp run -S data={cfg.source}` (conf/data/)"
+        )
+    ds = build_source(cfg.source, data[cfg.source], cfg.seed)
     ds = with_prompt_names(ds, cfg.prompt_names or {})
     ds = check_images(ds, decode=cfg.image_check == "decode", progress=progress)
     enforce_loss_limit(ds, cfg.max_skipped_fraction)
@@ -66,13 +69,14 @@ def prepare(data: Mapping[str, Any], progress: bool = False) -> PreparedDataset:
 
 
 def build_source(name: str, options: Mapping[str, Any], seed: int = 0) -> PreparedDataset:
-    """Build the prepared dataset of source ``name`` from its options; ``seed`` goes to sources that draw."""
+    """Build the prepared dataset of source ``name`` from its options (all of them, as its preset lists
+    them); ``seed`` goes to sources that draw."""
     if name not in SOURCES:
         raise UserError(f"unknown data.source {name!r}; choose one of: {', '.join(SOURCES)}")
     cls, build = SOURCES[name]
-    if "seed" in {f.name for f in dataclasses.fields(cls)}:
+    if "seed" in {f.name for f in dataclasses.fields(cls)} and isinstance(options, Mapping):
         options = {"seed": seed, **options}
-    return build(from_mapping(cls, options, f"data.{name}"))
+    return build(from_params(cls, options, f"data.{name}"))
 
 
 def with_prompt_names(ds: PreparedDataset, mapping: Mapping[str, str]) -> PreparedDataset:
