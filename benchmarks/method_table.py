@@ -55,7 +55,8 @@ def run_one(job: tuple) -> tuple:
     import torch
 
     from ssmll.split import class_priors, labeled_split
-    from ssmll.trainer import Trainer, predict
+    from ssmll.featureset import predict
+    from ssmll.trainer import Trainer
 
     torch.set_num_threads(1)
     data, params, on, ratio, seed, overrides, semi = job

@@ -22,7 +22,7 @@ from ssmll.baselines import linear_probe_scores, zeroshot_scores
 from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, predictions_table, report
 from ssmll.io import write_json, write_parquet, write_text
 from ssmll.model import image_tokens, zeroshot_label_specific
-from ssmll.trainer import predict
+from ssmll.featureset import predict
 
 cli = app(__doc__)
 

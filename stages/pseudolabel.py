@@ -21,7 +21,7 @@ from ssmll.artifacts import load_model, load_workspace
 from ssmll.io import write_json, write_parquet
 from ssmll.metrics import f1_report
 from ssmll.pseudo import PseudoConfig, make_pseudo_labels
-from ssmll.trainer import predict
+from ssmll.featureset import predict
 
 cli = app(__doc__)
 

@@ -32,7 +32,8 @@ from ssmll.artifacts import load_workspace, read_membership, save_model
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
-from ssmll.trainer import TrainConfig, Trainer, predict
+from ssmll.featureset import predict
+from ssmll.trainer import TrainConfig, Trainer
 
 cli = app(__doc__)
 

@@ -8,7 +8,8 @@ from ssmll.artifacts import load_model, save_model
 from ssmll.errors import UserError
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
-from ssmll.trainer import FeatureSet, TrainConfig, Trainer, predict
+from ssmll.featureset import FeatureSet, predict
+from ssmll.trainer import TrainConfig, Trainer
 
 C, D, T, V = 4, 16, 4, 3
 MEMBERSHIP = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)

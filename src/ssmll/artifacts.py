@@ -14,7 +14,7 @@ from ssmll.features import read_image_features, read_text_features
 from ssmll.io import atomic_path, read_json
 from ssmll.model import AlignmentModel, ModelConfig
 from ssmll.prepared import multihot, read_classes, read_split
-from ssmll.trainer import FeatureSet
+from ssmll.featureset import FeatureSet
 
 
 @dataclass

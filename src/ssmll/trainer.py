@@ -21,6 +21,7 @@ import torch
 from ssmll.contexts import context_targets
 from ssmll.ema import EMA
 from ssmll.errors import UserError
+from ssmll.featureset import FeatureSet, predict
 from ssmll.losses import asymmetric_loss, bce_loss
 from ssmll.metrics import mean_ap
 from ssmll.model import AlignmentModel, ModelConfig
@@ -73,42 +74,10 @@ class TrainConfig:
 
 
 @dataclass
-class FeatureSet:
-    """Features of N images in memory: global (N, V, D), local (N, V, T, D), labels (N, C)."""
-
-    global_: torch.Tensor
-    local: torch.Tensor
-    y: np.ndarray
-
-    @classmethod
-    def from_arrays(cls, global_: np.ndarray, local: np.ndarray, y: np.ndarray) -> FeatureSet:
-        return cls(torch.from_numpy(np.asarray(global_, np.float32)), torch.from_numpy(np.asarray(local, np.float32)), y)
-
-    def subset(self, idx: np.ndarray) -> FeatureSet:
-        i = torch.from_numpy(idx)
-        return FeatureSet(self.global_[i], self.local[i], self.y[idx])
-
-    def view(self, idx: np.ndarray, views: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        i, v = torch.from_numpy(idx), torch.from_numpy(views)
-        return self.global_[i, v], self.local[i, v]
-
-
-@dataclass
 class TrainResult:
     model: AlignmentModel
     history: list[dict] = field(default_factory=list)
     best_epoch: int = -1
-
-
-@torch.inference_mode()
-def predict(model: AlignmentModel, feats: FeatureSet, batch_size: int = 1024) -> np.ndarray:
-    """Sigmoid class probabilities of view 0, (N, C)."""
-    model.eval()
-    out = []
-    for s in range(0, len(feats.y), batch_size):
-        logits, _ = model(feats.global_[s : s + batch_size, 0], feats.local[s : s + batch_size, 0])
-        out.append(torch.sigmoid(logits))
-    return torch.cat(out).numpy() if out else np.zeros((0, feats.y.shape[1]), np.float32)
 
 
 class Trainer:
