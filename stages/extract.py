@@ -15,10 +15,10 @@ import typer
 
 from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, env_default, read_config, user_errors
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.encoding import ClipConfig, ExtractConfig
+from ssmll.encoding import ClipConfig, ExtractConfig, encoder_spec, write_encoding
 from ssmll.errors import UserError
-from ssmll.features import Runtime, text_table, write_image_features
-from ssmll.io import atomic_path, dumps_json, write_table_to
+from ssmll.features import Runtime, write_image_features
+from ssmll.io import atomic_path
 from ssmll.prepared import read_classes, read_split
 from ssmll.views import ViewMaker
 
@@ -56,20 +56,12 @@ def main(
     weak_only = ViewMaker(clip.preprocess_cfg, replace(ext, views=1))
     all_views = ViewMaker(clip.preprocess_cfg, ext)
     text = encode_prompts(clip, prompt_names, list(ext.templates), rt.device).numpy()
-    meta = {
-        "model": clip_cfg.model,
-        "pretrained": clip_cfg.pretrained,
-        "dim": clip.dim,
-        "grid": ext.grid,
-        "views": ext.views,
-        "templates": list(ext.templates),
-    }
+    spec = encoder_spec(clip_cfg, ext, clip, encoder)
     with atomic_path(out, is_dir=True) as tmp:
-        write_table_to(text_table(classes, prompt_names, text), tmp / "text.parquet")
+        write_encoding(tmp, spec, classes, prompt_names, text)
         for split, table in tables.items():
             views = all_views if split == "train" else weak_only
             write_image_features(table, encoder, views, rt, tmp / split, desc=f"extract {split}")
-        (tmp / "meta.json").write_text(dumps_json(meta))
     typer.echo(f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_cfg.model} on {rt.device}")
 
 

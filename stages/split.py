@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, read_config, user_errors
-from ssmll.io import atomic_path, dumps_json, write_json, write_table_to
+from ssmll.io import write_json
 from ssmll.prepared import multihot, read_classes, read_split
-from ssmll.split import SplitConfig, class_priors, labeled_split
+from ssmll.split import SplitConfig, class_priors, labeled_split, write_labeled_split
 
 cli = app(__doc__)
 
@@ -34,9 +34,7 @@ def main(
         typer.echo(
             f"warning: no labeled positive for {', '.join(missing)}; raise split.lb_ratio or change split.seed", err=True
         )
-    with atomic_path(out, is_dir=True) as tmp:
-        write_table_to(split.table(), tmp / "split.parquet")
-        (tmp / "priors.json").write_text(dumps_json({"classes": classes, "priors": [float(p) for p in priors]}))
+    write_labeled_split(out, split, classes, priors)
     summary = {
         "lb_ratio": cfg.lb_ratio,
         "seed": cfg.seed,

@@ -28,7 +28,8 @@ from stages._cli import (
     read_config,
     user_errors,
 )
-from ssmll.artifacts import load_workspace, read_membership, save_model
+from ssmll.artifacts import load_workspace, save_model
+from ssmll.contexts import read_membership
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
@@ -62,7 +63,7 @@ def main(
     if threads:
         torch.set_num_threads(threads)
     ws = load_workspace(prepared, features, split_dir)
-    membership = read_membership(contexts, len(ws.classes))
+    membership = read_membership(contexts, ws.classes)
     semi = variant is Variant.method
     if not semi:
         cfg = replace(cfg, context_weight=0.0)  # the baseline is plain supervised training

@@ -15,8 +15,8 @@ import pytest
 
 from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
 from ssmll.datasets.digits import DigitScenesConfig, build
-from ssmll.features import Runtime, text_table, write_image_features
-from ssmll.io import write_parquet
+from ssmll.encoding import ClipConfig, ExtractConfig, encoder_spec, write_encoding
+from ssmll.features import Runtime, write_image_features
 from ssmll.prepared import PreparedDataset, write_prepared
 from ssmll.views import ViewConfig, ViewMaker
 
@@ -63,14 +63,16 @@ class Tiny:
 def tiny(tiny_prepared: Path, tiny_scenes: PreparedDataset, tiny_clip: LoadedClip) -> Tiny:
     """The tiny scenes with features extracted as the extract stage writes them (fewer templates)."""
     features = tiny_prepared.parent / "features"
-    encoder = DenseImageEncoder(tiny_clip.model.visual, grid=TINY["extract.grid"]).eval()
+    ext = ExtractConfig(views=TINY["extract.views"], grid=TINY["extract.grid"], templates=tuple(TEMPLATES))
+    encoder = DenseImageEncoder(tiny_clip.model.visual, grid=ext.grid).eval()
     views = {
-        "train": ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=TINY["extract.views"])),
+        "train": ViewMaker(tiny_clip.preprocess_cfg, ext),
         "test": ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=1)),
     }
     rt = Runtime("cpu", batch_size=32, workers=0, progress=False)
     for split, table in tiny_scenes.tables.items():
         write_image_features(table, encoder, views[split], rt, features / split)
     text = encode_prompts(tiny_clip, tiny_scenes.prompt_names, TEMPLATES).numpy()
-    write_parquet(text_table(tiny_scenes.classes, tiny_scenes.prompt_names, text), features / "text.parquet")
+    spec = encoder_spec(ClipConfig("ViT-S-32", "none", 0), ext, tiny_clip, encoder)
+    write_encoding(features, spec, tiny_scenes.classes, tiny_scenes.prompt_names, text)
     return Tiny(tiny_prepared, features, tiny_scenes, tiny_clip)

@@ -1,15 +1,14 @@
-"""Reading earlier stages' outputs back: the workspace, context membership, checkpoints."""
+"""The workspace: earlier stages' outputs read back together, and checked to belong together."""
 
-import json
 import shutil
 
 import numpy as np
 import pytest
 
-from ssmll.artifacts import load_model, load_workspace, read_membership
+from ssmll.artifacts import load_model, load_workspace
 from ssmll.errors import UserError
-from ssmll.io import write_json, write_parquet
-from ssmll.split import labeled_split
+from ssmll.io import write_parquet
+from ssmll.split import labeled_split, write_labeled_split
 
 from tiny_params import TINY
 
@@ -17,9 +16,7 @@ from tiny_params import TINY
 @pytest.fixture
 def split_dir(tmp_path, tiny):
     ids = tiny.dataset.tables["train"].column("image_id").to_pylist()
-    split = labeled_split(ids, 0.5, 0)
-    write_parquet(split.table(), tmp_path / "split" / "split.parquet")
-    write_json({"priors": [0.1] * 10}, tmp_path / "split" / "priors.json")
+    write_labeled_split(tmp_path / "split", labeled_split(ids, 0.5, 0), tiny.dataset.classes, np.full(10, 0.1))
     return tmp_path / "split"
 
 
@@ -30,6 +27,7 @@ def test_workspace_holds_both_splits_aligned_with_their_labels(tiny, split_dir):
     assert ws.train.y.shape == (n, 10) and ws.labeled.sum() == n // 2
     first = tiny.dataset.tables["train"].column("labels")[0].as_py()
     assert np.flatnonzero(ws.train.y[0]).tolist() == first
+    assert ws.encoder.grid == TINY["extract.grid"] and ws.prompt_names == tiny.dataset.prompt_names
 
 
 def test_features_of_other_images_ask_for_a_new_extract(tmp_path, tiny, split_dir):
@@ -39,17 +37,6 @@ def test_features_of_other_images_ask_for_a_new_extract(tmp_path, tiny, split_di
     write_parquet(table.slice(1), prepared / "test.parquet")
     with pytest.raises(UserError, match="re-run the extract stage"):
         load_workspace(prepared, tiny.features, split_dir)
-
-
-def test_membership_is_one_hot_per_class_and_checks_the_class_count(tmp_path):
-    path = tmp_path / "contexts.json"
-    path.write_text(json.dumps({"assignment": [0, 1, 1, 2]}))
-    m = read_membership(path, 4)
-    np.testing.assert_array_equal(m, [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]])
-    with pytest.raises(UserError, match="re-run contexts"):
-        read_membership(path, 5)
-    with pytest.raises(UserError, match="run the contexts stage first"):
-        read_membership(tmp_path / "missing.json", 4)
 
 
 def test_missing_checkpoint_names_the_stage_to_run(tmp_path):

@@ -4,11 +4,14 @@ import numpy as np
 import pytest
 
 from ssmll.contexts import (
+    affinity_csv,
     affinity_matrix,
     agreement_with_groups,
     conditional_cooccurrence,
     context_targets,
     find_contexts,
+    read_membership,
+    write_contexts,
 )
 from ssmll.errors import UserError
 
@@ -72,3 +75,20 @@ def test_context_targets_mark_contexts_with_any_present_class():
 
 def test_agreement_is_below_one_for_a_different_partition():
     assert agreement_with_groups(np.array([0, 0, 1, 1, 1, 2, 2, 2, 0, 1]), GROUPS) < 0.5
+
+
+def test_written_contexts_read_back_as_membership_of_the_same_classes(tmp_path):
+    classes = [str(d) for d in range(10)]
+    ctx = find_contexts(grouped_labels(), np.eye(10), k=3)
+    write_contexts(tmp_path / "contexts.json", ctx, classes)
+    np.testing.assert_array_equal(read_membership(tmp_path / "contexts.json", classes), ctx.membership())
+    assert ctx.membership().sum(0).tolist() == [4, 3, 3]
+    with pytest.raises(UserError, match="re-run contexts"):
+        read_membership(tmp_path / "contexts.json", classes[:-1])
+    with pytest.raises(UserError, match="run the contexts stage first"):
+        read_membership(tmp_path / "missing.json", classes)
+
+
+def test_affinity_heat_map_has_one_row_per_class_pair():
+    lines = affinity_csv(np.array([[1.0, 0.25], [0.25, 1.0]]), ["a", "b"]).splitlines()
+    assert lines == ["class,with,affinity", "a,a,1.0000", "a,b,0.2500", "b,a,0.2500", "b,b,1.0000"]

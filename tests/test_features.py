@@ -9,13 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import ssmll.features
-from ssmll.clip import DenseImageEncoder, encode_prompts
+from ssmll.clip import DenseImageEncoder
 from ssmll.errors import UserError
-from ssmll.features import Runtime, encode_table, read_image_features, read_text_features, write_image_features
+from ssmll.features import Runtime, encode_table, read_image_features, write_image_features
 from ssmll.prepared import make_table
 from ssmll.views import ViewConfig, ViewMaker
 
-from tiny_params import TEMPLATES, TINY
+from tiny_params import TINY
 
 SUBSET = 20
 SHARD = 7
@@ -37,11 +37,6 @@ def test_views_argument_keeps_the_first_views(tiny):
     first = read_image_features(tiny.features, "train", views=1)
     np.testing.assert_array_equal(first.global_, all_views.global_[:, :1])
     np.testing.assert_array_equal(first.local, all_views.local[:, :1])
-
-
-def test_text_features_read_back(tiny):
-    expected = encode_prompts(tiny.clip, tiny.dataset.prompt_names, TEMPLATES).numpy().astype(np.float16)
-    np.testing.assert_array_equal(read_text_features(tiny.features), expected)
 
 
 @pytest.fixture(scope="module")
@@ -93,5 +88,3 @@ def test_unreadable_image_is_a_user_error_naming_it(tiny):
 def test_reading_before_extract_names_the_stage_to_run(tmp_path):
     with pytest.raises(UserError, match="run the extract stage first"):
         read_image_features(tmp_path, "train")
-    with pytest.raises(UserError, match="run the extract stage first"):
-        read_text_features(tmp_path)

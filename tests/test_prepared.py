@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from ssmll.prepared import (
     Skipped,
     make_table,
     multihot,
+    read_class_groups,
     read_classes,
     read_split,
     summarize,
@@ -66,7 +69,13 @@ def test_written_dataset_reads_back(tmp_path):
     assert read_split(tmp_path / "prepared", "train").equals(ds.tables["train"])
     assert read_split(tmp_path / "prepared", "test").equals(ds.tables["test"])
     assert read_classes(tmp_path / "prepared") == (CLASSES, ["a cat", "a dog", "a bird"])
+    assert read_class_groups(tmp_path / "prepared") is None
     assert (tmp_path / "prepared" / "skipped.csv").read_text().splitlines()[1] == "train,t9,/images/t9.jpg,missing: no such file"
+
+
+def test_known_class_groups_travel_with_the_classes(tmp_path):
+    write_prepared(dataclasses.replace(_dataset(), groups=[[0, 2], [1]]), tmp_path / "prepared")
+    assert read_class_groups(tmp_path / "prepared") == [[0, 2], [1]]
 
 
 @pytest.mark.parametrize("read", [lambda d: read_split(d, "train"), read_classes])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ssmll.errors import UserError
-from ssmll.split import class_priors, labeled_split
+from ssmll.split import class_priors, labeled_split, read_labeled_split, write_labeled_split
 
 IDS = [f"img_{i:03d}" for i in range(200)]
 
@@ -50,3 +50,16 @@ def test_priors_are_class_frequencies_of_the_labeled_part():
     y = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [1, 0, 0]], dtype=np.float32)
     np.testing.assert_allclose(class_priors(y), [0.75, 0.5, 0.0])
     np.testing.assert_array_equal(class_priors(y[:0]), [0.0, 0.0, 0.0])
+
+
+def test_written_split_reads_back_and_must_match_the_prepared_data(tmp_path):
+    split = labeled_split(IDS, 0.1, 1)
+    write_labeled_split(tmp_path / "split", split, ["a", "b"], np.array([0.25, 0.0]))
+    got = read_labeled_split(tmp_path / "split", IDS, ["a", "b"])
+    np.testing.assert_array_equal(got.labeled, split.labeled)
+    np.testing.assert_array_equal(got.priors, [0.25, 0.0])
+    for ids, classes in ((IDS[:-1], ["a", "b"]), (IDS, ["a", "c"])):
+        with pytest.raises(UserError, match="made from other prepared data; re-run the split stage"):
+            read_labeled_split(tmp_path / "split", ids, classes)
+    with pytest.raises(UserError, match="run the split stage first"):
+        read_labeled_split(tmp_path / "nowhere", IDS, ["a", "b"])

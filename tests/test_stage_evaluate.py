@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ssmll.baselines import zeroshot_scores
-from ssmll.features import read_image_features, read_text_features
+from ssmll.encoding import read_text_features
+from ssmll.features import read_image_features
 from ssmll.metrics import mean_ap
 from ssmll.prepared import multihot
 from stage_runner import assert_fails_cleanly, run_as_dvc_would, upstream

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -10,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from ssmll.features import read_image_features, read_text_features
+from ssmll.encoding import read_text_features
+from ssmll.features import read_image_features
 from ssmll.prepared import PreparedDataset, make_table, write_prepared
 from stage_runner import assert_fails_cleanly, invoke
 from stages.extract import cli
@@ -46,6 +48,7 @@ def test_extract_writes_features_text_and_meta(prepared_few, tiny, tmp_path_fact
     out = root / "data" / "features"
     meta = json.loads((out / "meta.json").read_text())
     assert (meta["model"], meta["pretrained"], meta["grid"], meta["views"]) == ("ViT-S-32", str(ckpt), 2, 2)
+    assert meta["pretrained_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert pq.read_metadata(out / "train" / "part-00000.parquet").num_rows == N_TRAIN * TINY["extract.views"]
     assert read_text_features(out).shape == (10, tiny.clip.dim)
     for split, n in (("train", N_TRAIN), ("test", N_TEST)):

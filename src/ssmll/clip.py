@@ -150,7 +150,8 @@ class DenseImageEncoder(torch.nn.Module):
 
     ViT: patch tokens through the final norm and the projection. ModifiedResNet: the
     attention pool's value path (value then output projection) at every position.
-    Both are pooled to ``grid x grid`` positions and L2-normalised.
+    Both are pooled to ``grid x grid`` positions and L2-normalised. ``local_tokens`` names
+    the path taken, for the records that must rebuild this encoder.
     """
 
     def __init__(self, visual: torch.nn.Module, grid: int):
@@ -161,8 +162,10 @@ class DenseImageEncoder(torch.nn.Module):
             if visual.attn_pool is not None:
                 raise UserError("CLIP towers with attentional pooling (CoCa) are not supported for dense features")
             self._dense = self._vit
+            self.local_tokens = "vit: patch tokens through the final norm and projection"
         elif isinstance(visual, open_clip.modified_resnet.ModifiedResNet):
             self._dense = self._resnet
+            self.local_tokens = "resnet: the attention pool's value path at every position"
         else:
             raise UserError(f"dense features need a ViT or ModifiedResNet image tower, not {type(visual).__name__}")
 

@@ -5,17 +5,24 @@ P(j | i) = n_ij / n_i, symmetrised as (P + P^T) / 2. A class without any labeled
 positive has no row; its affinities fall back to text-embedding similarity, and it is
 reported. A small constant keeps the graph connected, and scikit-learn's spectral
 clustering on the precomputed affinity cuts it into K contexts.
+
+This module writes and reads the contexts stage's ``contexts.json`` (classes, each class's
+context index, each context's class names) and writes the heat map of the affinity.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import SpectralClustering
 from sklearn.metrics import adjusted_rand_score
 
 from ssmll.errors import UserError
+from ssmll.io import read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,18 @@ class Contexts:
         return int(self.assignment.max()) + 1
 
     def membership(self) -> np.ndarray:
-        """(C, K) 0/1 matrix: class k belongs to context j."""
-        m = np.zeros((len(self.assignment), self.k), dtype=np.float32)
-        m[np.arange(len(self.assignment)), self.assignment] = 1.0
-        return m
+        return membership(self.assignment)
+
+    def groups(self, classes: list[str]) -> list[list[str]]:
+        """Each context's class names."""
+        return [[classes[i] for i in np.flatnonzero(self.assignment == j)] for j in range(self.k)]
+
+
+def membership(assignment: np.ndarray) -> np.ndarray:
+    """(C, K) 0/1 matrix: class k belongs to context j."""
+    m = np.zeros((len(assignment), int(assignment.max()) + 1), dtype=np.float32)
+    m[np.arange(len(assignment)), assignment] = 1.0
+    return m
 
 
 def conditional_cooccurrence(y: np.ndarray) -> np.ndarray:
@@ -99,3 +114,28 @@ def agreement_with_groups(assignment: np.ndarray, groups: list[list[int]]) -> fl
     for g, members in enumerate(groups):
         truth[members] = g
     return float(adjusted_rand_score(truth, assignment))
+
+
+def write_contexts(path: Path, ctx: Contexts, classes: list[str]) -> None:
+    write_json({"classes": classes, "assignment": ctx.assignment.tolist(), "contexts": ctx.groups(classes)}, path)
+
+
+def read_membership(path: Path, classes: list[str]) -> np.ndarray:
+    """(C, K) class-to-context membership from ``contexts.json``, which must cover ``classes``."""
+    if not path.is_file():
+        raise UserError(f"{path} not found; run the contexts stage first")
+    saved = read_json(path)
+    if saved["classes"] != classes:
+        raise UserError(f"{path} was made for other classes than the prepared data's; re-run contexts")
+    return membership(np.asarray(saved["assignment"], dtype=np.int64))
+
+
+def affinity_csv(affinity: np.ndarray, classes: list[str]) -> str:
+    """Long format (class, with, affinity) for DVC's heat map template."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["class", "with", "affinity"])
+    for i, ci in enumerate(classes):
+        for j, cj in enumerate(classes):
+            w.writerow([ci, cj, f"{affinity[i, j]:.4f}"])
+    return buf.getvalue()

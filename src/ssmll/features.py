@@ -1,9 +1,9 @@
-"""Extracting CLIP features once and reading them back.
+"""Extracting CLIP image features once and reading them back.
 
-Layout of the features directory::
+Layout of the features directory (``meta.json`` and ``text.parquet`` are :mod:`ssmll.encoding`'s)::
 
-    meta.json                 model, weights, dim, grid, views, templates
-    text.parquet              class_index, class_name, prompt_name, embedding (C rows)
+    meta.json                 the encoder that made them
+    text.parquet              class text embeddings (C rows)
     <split>/part-00000.parquet image_id, view, global, local (rows sorted by image id, view)
 
 Embeddings are L2-normalised and stored as fp16 fixed-size lists; shards hold a fixed
@@ -180,17 +180,6 @@ def _fixed_list(rows: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(flat, rows.shape[1])
 
 
-def text_table(classes: list[str], prompt_names: list[str], embeddings: np.ndarray) -> pa.Table:
-    return pa.table(
-        {
-            "class_index": pa.array(np.arange(len(classes), dtype=np.int16)),
-            "class_name": pa.array(classes, pa.string()),
-            "prompt_name": pa.array(prompt_names, pa.string()),
-            "embedding": _fixed_list(embeddings),
-        }
-    )
-
-
 @dataclass
 class ImageFeatures:
     """Cached features of one split: ``global_`` (N, V, D) and ``local`` (N, V, T, D), fp16."""
@@ -214,15 +203,6 @@ def read_image_features(features_dir: str | Path, split: str, views: int | None 
     loc = loc_flat.reshape(len(ids), n_views, -1, d)
     keep = n_views if views is None else min(views, n_views)
     return ImageFeatures(ids, g[:, :keep], loc[:, :keep])
-
-
-def read_text_features(features_dir: str | Path) -> np.ndarray:
-    """Class text embeddings, (C, D) fp16."""
-    path = Path(features_dir) / "text.parquet"
-    if not path.is_file():
-        raise UserError(f"{path} not found; run the extract stage first")
-    col = pq.read_table(path).column("embedding")
-    return _to_numpy(col).reshape(len(col), col.type.list_size)
 
 
 def _to_numpy(col: pa.ChunkedArray) -> np.ndarray:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -62,6 +63,18 @@ def write_parquet(table: pa.Table, path: str | Path) -> None:
 def write_table_to(table: pa.Table, path: Path) -> None:
     """Write ``table`` with the fixed settings to ``path`` inside an atomic directory."""
     pq.write_table(table.replace_schema_metadata(None), path, **PARQUET_OPTIONS)
+
+
+def fp16_rows(rows: np.ndarray) -> pa.FixedSizeListArray:
+    """A (N, K) array as N fixed-size lists of fp16 (how embeddings are stored)."""
+    flat = pa.array(np.ascontiguousarray(rows, dtype=np.float16).ravel(), pa.float16())
+    return pa.FixedSizeListArray.from_arrays(flat, rows.shape[1])
+
+
+def rows_to_numpy(col: pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size list column back as an (N, K) array."""
+    flat = [chunk.flatten().to_numpy(zero_copy_only=False) for chunk in col.chunks]
+    return (np.concatenate(flat) if flat else np.empty(0)).reshape(len(col), col.type.list_size)
 
 
 def write_json(obj: Any, path: str | Path) -> None:

@@ -2,6 +2,8 @@
 
 Every data source (the embedded digit scenes, COCO, VOC, NUS-WIDE, a user manifest)
 produces a :class:`PreparedDataset`; everything downstream reads only these files.
+``classes.json`` holds the class names, their prompt phrases and, when the source knows
+them (the digit generator's hidden contexts), ground-truth groups of class indices.
 Table columns: ``image_id`` (string, unique, rows sorted by it), ``labels`` (list of
 class indices), ``path`` (image file, or null) and ``image`` (encoded image bytes, or null).
 """
@@ -54,6 +56,7 @@ class PreparedDataset:
     tables: dict[str, pa.Table]
     skipped: list[Skipped] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    groups: list[list[int]] | None = None  # known groups of co-occurring classes
 
 
 def make_table(
@@ -120,6 +123,8 @@ def write_prepared(ds: PreparedDataset, out_dir: str | Path) -> None:
         for split, table in ds.tables.items():
             write_table_to(table, tmp / f"{split}.parquet")
         classes = {"classes": ds.classes, "prompt_names": ds.prompt_names}
+        if ds.groups is not None:
+            classes["groups"] = ds.groups
         (tmp / "classes.json").write_text(dumps_json(classes))
         (tmp / "skipped.csv").write_text(_skipped_csv(ds.skipped))
 
@@ -142,8 +147,17 @@ def read_split(prepared_dir: str | Path, split: str) -> pa.Table:
 
 def read_classes(prepared_dir: str | Path) -> tuple[list[str], list[str]]:
     """Class names and their prompt phrases."""
+    obj = _classes_json(prepared_dir)
+    return obj["classes"], obj["prompt_names"]
+
+
+def read_class_groups(prepared_dir: str | Path) -> list[list[int]] | None:
+    """The source's known groups of class indices, or None."""
+    return _classes_json(prepared_dir).get("groups")
+
+
+def _classes_json(prepared_dir: str | Path) -> dict[str, Any]:
     path = Path(prepared_dir) / "classes.json"
     if not path.is_file():
         raise UserError(f"{path} not found; run the prepare stage first (dvc repro prepare)")
-    obj = read_json(path)
-    return obj["classes"], obj["prompt_names"]
+    return read_json(path)

@@ -1,13 +1,22 @@
-"""The SSMLL labeled/unlabeled split: ``RandomState(seed).permutation(n)``, first part labeled."""
+"""The SSMLL labeled/unlabeled split: ``RandomState(seed).permutation(n)``, first part labeled.
+
+This module writes and reads the split stage's output directory::
+
+    split.parquet   image_id, labeled (one row per training image, in the prepared order)
+    priors.json     classes, priors (class frequencies of the labeled part)
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ssmll.errors import UserError
+from ssmll.io import atomic_path, dumps_json, read_json, write_table_to
 
 
 @dataclass(frozen=True)
@@ -44,3 +53,31 @@ def labeled_split(image_ids: list[str], lb_ratio: float, seed: int) -> Split:
 def class_priors(y_labeled: np.ndarray) -> np.ndarray:
     """Frequency of each class among the labeled images."""
     return y_labeled.mean(0) if len(y_labeled) else np.zeros(y_labeled.shape[1])
+
+
+@dataclass
+class LabeledSplit:
+    """The split stage's output as training reads it."""
+
+    labeled: np.ndarray  # (N,) bool, in the prepared train table's order
+    priors: np.ndarray  # (C,) class frequencies of the labeled part
+
+
+def write_labeled_split(out_dir: Path, split: Split, classes: list[str], priors: np.ndarray) -> None:
+    """The assignment and the labeled part's priors, as one atomic directory."""
+    with atomic_path(out_dir, is_dir=True) as tmp:
+        write_table_to(split.table(), tmp / "split.parquet")
+        (tmp / "priors.json").write_text(dumps_json({"classes": classes, "priors": [float(p) for p in priors]}))
+
+
+def read_labeled_split(split_dir: Path, image_ids: list[str], classes: list[str]) -> LabeledSplit:
+    """The split of the training images ``image_ids`` over ``classes``; a stale split is an error."""
+    table_file, priors_file = split_dir / "split.parquet", split_dir / "priors.json"
+    if not table_file.is_file() or not priors_file.is_file():
+        raise UserError(f"{split_dir} holds no split; run the split stage first (dvc repro split)")
+    table = pq.read_table(table_file)
+    priors = read_json(priors_file)
+    if table.column("image_id").to_pylist() != image_ids or priors["classes"] != classes:
+        raise UserError(f"{split_dir} was made from other prepared data; re-run the split stage (dvc repro split)")
+    labeled = table.column("labeled").to_numpy(zero_copy_only=False).astype(bool)
+    return LabeledSplit(labeled, np.asarray(priors["priors"], dtype=np.float64))

@@ -71,7 +71,7 @@ def build(cfg: DigitScenesConfig) -> PreparedDataset:
             images.append(_png(img))
         tables[split] = make_table(ids, labels, images=images)
     info = {"digits": {"groups": cfg.groups, "in_group_prob": cfg.in_group_prob}}
-    return PreparedDataset(CLASS_NAMES, CLASS_NAMES, tables, info=info)
+    return PreparedDataset(CLASS_NAMES, CLASS_NAMES, tables, info=info, groups=cfg.groups)
 
 
 def _split_scans(cfg: DigitScenesConfig) -> dict[str, dict[int, np.ndarray]]:

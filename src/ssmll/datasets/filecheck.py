@@ -8,6 +8,8 @@ corrupt, says which and why, and fails only when more of a split is lost than
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 from tqdm import tqdm
 
@@ -42,7 +44,7 @@ def check_images(ds: PreparedDataset, decode: bool = True, progress: bool = Fals
         ]
         skipped += [Skipped(split, i, why, p) for i, p, why in zip(ids, paths, problems) if why]
         tables[split] = table.filter(pa.array([why is None for why in problems], pa.bool_()))
-    return PreparedDataset(ds.classes, ds.prompt_names, tables, skipped, ds.info)
+    return dataclasses.replace(ds, tables=tables, skipped=skipped)
 
 
 def enforce_loss_limit(ds: PreparedDataset, max_fraction: float) -> None:
