@@ -1,7 +1,7 @@
 """The method vs its labeled-only baseline over labeled ratios and seeds, plus ablations.
 
 Runs what the split, contexts, train, train_supervised and evaluate stages run, on the
-features already extracted (``dvc repro extract`` first), with params.yaml's values and
+features already extracted (``dvc repro extract split`` first), with params.yaml's values and
 only the swept keys changed, and prints a Markdown table of test mAP (mean ± std over
 ``split.seed``). Two trainings run at a time, one CPU thread each.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +53,12 @@ def run_one(job: tuple) -> tuple:
     """Train one variant for one (ratio, seed, overrides); return its test mAP."""
     import torch
 
-    from ssmll.split import class_priors, labeled_split
     from ssmll.featureset import predict
-    from ssmll.trainer import Trainer
+    from ssmll.split import class_priors, labeled_split
+    from ssmll.variants import variant_trainer
 
     torch.set_num_threads(1)
-    data, params, on, ratio, seed, overrides, semi = job
+    data, params, on, ratio, seed, overrides, variant = job
     ws = _workspace(data)
     split = labeled_split(ws.train_ids, ratio, seed)
     y_lab = ws.train.y[split.labeled]
@@ -67,11 +66,9 @@ def run_one(job: tuple) -> tuple:
     ctx_cfg = from_params(ContextsConfig, p["contexts"], "contexts")
     ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
     cfg = from_params(TrainConfig, p["train"], "train")
-    if not semi:
-        cfg = replace(cfg, context_weight=0.0)
     model_cfg = from_params(ModelConfig, p["model"], "model")
-    trainer = Trainer(
-        ws.train, split.labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg, semi
+    trainer = variant_trainer(
+        variant, ws.train, split.labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg
     )
     model = trainer.fit().model
     scored = ws.test if on == "test" else ws.train.subset(np.flatnonzero(~split.labeled))
@@ -100,13 +97,13 @@ def main(
         raise typer.BadParameter("--on takes test or unlabeled")
     params = _apply(yaml.safe_load(params_file.read_text()), dict(_pair(s) for s in set_))
     rs, ss = [float(r) for r in ratios.split(",")], [int(s) for s in seeds.split(",")]
-    work = [(data, params, on, r, s, {}, semi) for r in rs for s in ss for semi in (False, True)]
+    work = [(data, params, on, r, s, {}, variant) for r in rs for s in ss for variant in ("supervised", "method")]
     if ablations:
-        work += [(data, params, on, rs[0], s, ABLATIONS[a], True) for a in ABLATIONS for s in ss]
+        work += [(data, params, on, rs[0], s, ABLATIONS[a], "method") for a in ABLATIONS for s in ss]
     results: dict = {}
     with ProcessPoolExecutor(jobs) as pool:
-        for (ratio, seed, overrides, semi), value in pool.map(run_one, work):
-            name = next((a for a, o in ABLATIONS.items() if o == overrides), "method" if semi else "supervised")
+        for (ratio, seed, overrides, variant), value in pool.map(run_one, work):
+            name = next((a for a, o in ABLATIONS.items() if o == overrides), variant)
             results.setdefault((name, ratio), []).append(value)
             typer.echo(f"{name:>18} ratio {ratio:<5} seed {seed}: mAP {value:.2f}", err=True)
     typer.echo("| variant | " + " | ".join(f"{r:g}" for r in rs) + " |")

@@ -20,7 +20,8 @@ from stages._cli import (
 from ssmll.artifacts import load_model, load_workspace
 from ssmll.io import write_json, write_parquet
 from ssmll.metrics import f1_report
-from ssmll.pseudo import PseudoConfig, make_pseudo_labels
+from ssmll.pseudo import make_pseudo_labels
+from ssmll.thresholds import Scores, ThresholdConfig
 from ssmll.featureset import predict
 
 cli = app(__doc__)
@@ -38,13 +39,12 @@ def main(
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
 ) -> None:
     """Write pseudo-labels (with scores) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
-    cfg = read_config(params, "pseudo", PseudoConfig)
+    cfg = read_config(params, "pseudo", ThresholdConfig)
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     net, _ = load_model(model)
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
     probs = predict(net, ws.train.subset(unl))
-    lab_probs = predict(net, ws.train.subset(lab)) if cfg.threshold == "mat" else None
-    pseudo = make_pseudo_labels(probs, ws.priors, cfg, lab_probs, ws.train.y[lab])
+    pseudo = make_pseudo_labels(cfg, Scores(probs, ws.priors, predict(net, ws.train.subset(lab)), ws.train.y[lab]))
     positives = pseudo.targets > 0
     table = pa.table(
         {

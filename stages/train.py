@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -30,24 +29,22 @@ from stages._cli import (
 )
 from ssmll.artifacts import load_workspace, save_model
 from ssmll.contexts import read_membership
+from ssmll.featureset import predict
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
-from ssmll.featureset import predict
-from ssmll.trainer import TrainConfig, Trainer
+from ssmll.trainer import TrainConfig
+from ssmll.variants import VARIANTS, variant_trainer
 
 cli = app(__doc__)
 
-
-class Variant(str, Enum):
-    method = "method"
-    supervised = "supervised"
+Variant = Enum("Variant", {name: name for name in VARIANTS}, type=str)  # type: ignore[misc]
 
 
 @cli.command()
 @user_errors
 def main(
-    variant: Variant = typer.Option(Variant.method, help="method (semi-supervised) or supervised (labeled only)."),
+    variant: Variant = typer.Option("method", help="method (semi-supervised) or supervised (labeled only)."),
     params: Path = PARAMS_OPTION,
     prepared: Path = PREPARED_OPTION,
     features: Path = FEATURES_OPTION,
@@ -64,14 +61,13 @@ def main(
         torch.set_num_threads(threads)
     ws = load_workspace(prepared, features, split_dir)
     membership = read_membership(contexts, ws.classes)
-    semi = variant is Variant.method
-    if not semi:
-        cfg = replace(cfg, context_weight=0.0)  # the baseline is plain supervised training
-    trainer = Trainer(ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg, semi=semi)
+    trainer = variant_trainer(
+        variant.value, ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg
+    )
     start = time.perf_counter()
     result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_log)
     seconds = time.perf_counter() - start
-    suffix = "" if semi else "_supervised"
+    suffix = "" if variant.value == "method" else f"_{variant.value}"
     save_model(result.model, out / f"{variant.value}.pt", {"history": result.history, "best_epoch": result.best_epoch})
     final = result.history[-1]
     labeled = ws.train.subset(np.flatnonzero(ws.labeled))

@@ -1,9 +1,11 @@
-"""Losses against their formulas."""
+"""Losses against their formulas, and the registry that builds them by name."""
+
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
-from ssmll.losses import asymmetric_loss, bce_loss
+from ssmll.losses import LOSSES, AsymmetricLoss, BinaryCrossEntropy
 
 
 def reference_asl(x, y, gn, gp, clip):
@@ -17,20 +19,20 @@ def test_asymmetric_loss_matches_its_formula():
     torch.manual_seed(0)
     x, y = torch.randn(7, 5), (torch.rand(7, 5) > 0.6).float()
     for gn, gp, clip in [(4, 0, 0.05), (2, 1, 0.0), (0, 0, 0.2)]:
-        assert torch.allclose(asymmetric_loss(x, y, None, gn, gp, clip), reference_asl(x, y, gn, gp, clip), atol=1e-6)
+        assert torch.allclose(AsymmetricLoss(gn, gp, clip)(x, y), reference_asl(x, y, gn, gp, clip), atol=1e-6)
 
 
 def test_asymmetric_loss_without_focusing_or_clip_is_bce():
     torch.manual_seed(1)
     x, y = torch.randn(6, 4), (torch.rand(6, 4) > 0.5).float()
     bce = F.binary_cross_entropy_with_logits(x, y, reduction="sum") / 6
-    assert torch.allclose(asymmetric_loss(x, y, None, 0, 0, 0), bce, atol=1e-5)
-    assert torch.allclose(bce_loss(x, y), bce, atol=1e-6)
+    assert torch.allclose(AsymmetricLoss(0, 0, 0)(x, y), bce, atol=1e-5)
+    assert torch.allclose(BinaryCrossEntropy()(x, y), bce, atol=1e-6)
 
 
 def test_clip_zeroes_the_loss_of_easy_negatives():
     x = torch.tensor([[-5.0]])  # p ~ 0.0067 < clip
-    assert asymmetric_loss(x, torch.zeros(1, 1), None, 4, 0, 0.05).item() == 0.0
+    assert AsymmetricLoss(4, 0, 0.05)(x, torch.zeros(1, 1)).item() == 0.0
 
 
 def test_mask_removes_entries_from_the_loss():
@@ -38,6 +40,12 @@ def test_mask_removes_entries_from_the_loss():
     x, y = torch.randn(4, 3), (torch.rand(4, 3) > 0.5).float()
     mask = torch.zeros(4, 3)
     mask[:, 0] = 1
-    full = asymmetric_loss(x[:, :1], y[:, :1])
-    assert torch.allclose(asymmetric_loss(x, y, mask), full)
-    assert torch.allclose(bce_loss(x, y, mask), bce_loss(x[:, :1], y[:, :1]))
+    for loss in (AsymmetricLoss(), BinaryCrossEntropy()):
+        assert torch.allclose(loss(x, y, mask), loss(x[:, :1], y[:, :1]))
+
+
+def test_the_registry_builds_each_loss_from_the_train_params():
+    params = SimpleNamespace(gamma_neg=2.0, gamma_pos=1.0, clip=0.1)
+    asl = LOSSES["asl"](params)
+    assert (asl.gamma_neg, asl.gamma_pos, asl.clip) == (2.0, 1.0, 0.1)
+    assert isinstance(LOSSES["bce"](params), BinaryCrossEntropy)

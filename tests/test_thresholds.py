@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import fbeta_score
 
-from ssmll.thresholds import apply_thresholds, cap_labels, cap_thresholds, fixed_labels, mat_thresholds
+from ssmll.thresholds import (
+    Scores,
+    ThresholdConfig,
+    apply_thresholds,
+    cap_labels,
+    cap_thresholds,
+    class_thresholds,
+    mat_thresholds,
+)
 
 N = 200
 PRIORS = np.array([0.0, 0.05, 0.13, 0.5, 1.0])
@@ -83,7 +91,15 @@ def test_mat_never_calls_a_class_without_labeled_positives():
     assert not apply_thresholds(scores, thresholds)[:, 1].any()
 
 
-def test_fixed_and_per_class_thresholds_include_the_threshold_itself():
+def test_thresholds_include_the_threshold_itself():
     scores = np.array([[0.2, 0.5], [0.5, 0.9]])
-    np.testing.assert_array_equal(fixed_labels(scores, 0.5), [[False, True], [True, True]])
     np.testing.assert_array_equal(apply_thresholds(scores, np.array([0.5, 0.9])), [[False, False], [True, True]])
+
+
+def test_rules_are_looked_up_by_name():
+    scores = _scores("distinct")
+    y = (scores > 0.7).astype(float)
+    seen = Scores(scores, PRIORS, scores, y)
+    np.testing.assert_array_equal(class_thresholds(ThresholdConfig("cap"), seen), cap_thresholds(scores, PRIORS))
+    np.testing.assert_array_equal(class_thresholds(ThresholdConfig("fixed", 0.3), seen), np.full(len(PRIORS), 0.3))
+    np.testing.assert_array_equal(class_thresholds(ThresholdConfig("mat"), seen), mat_thresholds(scores, y))

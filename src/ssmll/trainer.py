@@ -22,13 +22,11 @@ from ssmll.contexts import context_targets
 from ssmll.ema import EMA
 from ssmll.errors import UserError
 from ssmll.featureset import FeatureSet, predict
-from ssmll.losses import asymmetric_loss, bce_loss
+from ssmll.losses import LOSSES
 from ssmll.metrics import mean_ap
 from ssmll.model import AlignmentModel, ModelConfig
-from ssmll.pseudo import PseudoConfig, PseudoLabels, make_pseudo_labels
-
-LOSSES = ("asl", "bce")
-
+from ssmll.pseudo import PseudoLabels, make_pseudo_labels
+from ssmll.thresholds import Scores, ThresholdConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -69,8 +67,8 @@ class TrainConfig:
             raise UserError("train.pos_fraction and train.neg_fraction must be within [0, 1]")
         self.pseudo().validate()
 
-    def pseudo(self) -> PseudoConfig:
-        return PseudoConfig(self.threshold, self.fixed_threshold, self.mat_beta)
+    def pseudo(self) -> ThresholdConfig:
+        return ThresholdConfig(self.threshold, self.fixed_threshold, self.mat_beta)
 
 
 @dataclass
@@ -108,6 +106,7 @@ class Trainer:
         self.ema = EMA(self.student, cfg.ema_decay)
         self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         total = sum(self._steps(e) for e in range(cfg.epochs))
+        self.loss = LOSSES[cfg.loss](cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
         self.step = 0
 
@@ -168,13 +167,14 @@ class Trainer:
         return row
 
     def _pseudo_labels(self) -> PseudoLabels:
-        teacher = self.ema.model
-        probs = predict(teacher, self.data.subset(self.unl))
-        lab_probs = lab_y = None
-        if self.cfg.threshold == "mat":
-            lab_probs, lab_y = predict(teacher, self.data.subset(self.lab)), self.data.y[self.lab]
-        c = self.cfg
-        return make_pseudo_labels(probs, self.priors, c.pseudo(), lab_probs, lab_y, c.pos_fraction, c.neg_fraction)
+        teacher, c = self.ema.model, self.cfg
+        scores = Scores(
+            predict(teacher, self.data.subset(self.unl)),
+            self.priors,
+            predict(teacher, self.data.subset(self.lab)),
+            self.data.y[self.lab],
+        )
+        return make_pseudo_labels(c.pseudo(), scores, c.pos_fraction, c.neg_fraction)
 
     def _batches(self, epoch: int):
         """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
@@ -195,27 +195,21 @@ class Trainer:
             return np.zeros(n, dtype=np.int64)
         return self.rng.integers(1, self.n_views, size=n)
 
-    def _loss(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        c = self.cfg
-        if c.loss == "bce":
-            return bce_loss(logits, targets, mask)
-        return asymmetric_loss(logits, targets, mask, c.gamma_neg, c.gamma_pos, c.clip)
-
     def _losses(self, lab_pos: np.ndarray, unl_pos: np.ndarray | None, pseudo: PseudoLabels | None) -> dict:
         idx = self.lab[lab_pos]
         g, loc = self.data.view(idx, self._strong_views(len(idx)))
         logits, ctx_logits = self.student(g, loc)
         y = self.data.y[idx]
-        loss_lab = self._loss(logits, torch.from_numpy(y))
-        loss_ctx = self._loss(ctx_logits, torch.from_numpy(context_targets(y, self.membership)))
+        loss_lab = self.loss(logits, torch.from_numpy(y))
+        loss_ctx = self.loss(ctx_logits, torch.from_numpy(context_targets(y, self.membership)))
         loss_unl = torch.zeros(())
         if unl_pos is not None and pseudo is not None and len(unl_pos):
             idx_u = self.unl[unl_pos]
             g_u, loc_u = self.data.view(idx_u, self._strong_views(len(idx_u)))
             logits_u, ctx_u = self.student(g_u, loc_u)
             targets = pseudo.targets[unl_pos]
-            loss_unl = self._loss(logits_u, torch.from_numpy(targets), torch.from_numpy(pseudo.mask[unl_pos]))
-            loss_ctx = loss_ctx + self._loss(ctx_u, torch.from_numpy(context_targets(targets, self.membership)))
+            loss_unl = self.loss(logits_u, torch.from_numpy(targets), torch.from_numpy(pseudo.mask[unl_pos]))
+            loss_ctx = loss_ctx + self.loss(ctx_u, torch.from_numpy(context_targets(targets, self.membership)))
         total = loss_lab + self.cfg.unlabeled_weight * loss_unl + self.cfg.context_weight * loss_ctx
         return {"loss": total, "loss_labeled": loss_lab.detach(), "loss_unlabeled": loss_unl.detach(), "loss_context": loss_ctx.detach()}
 

@@ -1,0 +1,66 @@
+"""The training variants and their rules: which train params each uses, and how.
+
+``method`` trains semi-supervised with every train param. ``supervised``, the baseline
+the method must beat, trains the same model on the same schedule from the labeled part
+alone, with the classification loss alone: no unlabeled images (so none of the
+pseudo-label params apply) and no context task (``context_weight`` 0). The train stage,
+``benchmarks/method_table.py`` and the tests all build a variant's run here, and
+dvc.yaml's train stages list exactly :func:`train_params` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssmll.errors import UserError
+from ssmll.featureset import FeatureSet
+from ssmll.model import ModelConfig
+from ssmll.trainer import TrainConfig, Trainer
+
+#: Train params that only act on the unlabeled part.
+UNLABELED_ONLY = ("unlabeled_weight", "threshold", "fixed_threshold", "mat_beta", "pos_fraction", "neg_fraction")
+
+
+@dataclass(frozen=True)
+class Variant:
+    semi: bool  # learns from pseudo-labels of the unlabeled part
+    fixed: dict[str, Any] = field(default_factory=dict)  # train params the variant sets itself
+
+
+VARIANTS = {
+    "method": Variant(semi=True),
+    "supervised": Variant(semi=False, fixed={"context_weight": 0.0}),
+}
+
+
+def variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise UserError(f"unknown training variant {name!r}; choose one of {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def variant_trainer(
+    name: str,
+    train: FeatureSet,
+    labeled: np.ndarray,
+    text: torch.Tensor,
+    membership: np.ndarray,
+    priors: np.ndarray,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+) -> Trainer:
+    """The training run of variant ``name``: ``cfg`` with the variant's own settings."""
+    v = variant(name)
+    return Trainer(train, labeled, text, membership, priors, model_cfg, dataclasses.replace(cfg, **v.fixed), semi=v.semi)
+
+
+def train_params(name: str) -> list[str]:
+    """The train params that change what variant ``name`` learns, in TrainConfig order."""
+    v = variant(name)
+    unused = set(v.fixed) | (set() if v.semi else set(UNLABELED_ONLY))
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in unused]

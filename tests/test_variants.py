@@ -1,0 +1,69 @@
+"""Training variants: the labeled-only baseline's rules, and dvc.yaml tracking exactly the params each uses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from ssmll.errors import UserError
+from ssmll.model import ModelConfig
+from ssmll.trainer import TrainConfig
+from ssmll.variants import UNLABELED_ONLY, VARIANTS, train_params, variant_trainer
+
+from test_trainer import MEMBERSHIP, synthetic
+from tiny_params import REPO
+
+STAGES = {"method": "train", "supervised": "train_supervised"}
+SHORT = TrainConfig(epochs=3, warmup_epochs=1, batch_size=32, lr=0.01)
+
+
+def fit(variant: str, **changes) -> dict[str, torch.Tensor]:
+    data, text = synthetic(240, 0)
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    cfg = dataclasses.replace(SHORT, **changes)
+    trainer = variant_trainer(variant, data, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg)
+    return trainer.fit().model.state_dict()
+
+
+def same(a: dict, b: dict) -> bool:
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dvc_yaml_tracks_the_params_each_variant_uses():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert set(STAGES) == set(VARIANTS)
+    for variant, stage in STAGES.items():
+        tracked = stages[stage]["params"]
+        assert f"--variant {variant}" in stages[stage]["cmd"]
+        names = [f.name for f in dataclasses.fields(TrainConfig)]
+        expected = ["model", "train"] if train_params(variant) == names else ["model", *(f"train.{k}" for k in train_params(variant))]
+        assert tracked == expected, stage
+
+
+def test_the_method_uses_every_train_param():
+    assert train_params("method") == [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+CHANGES = {"unlabeled_weight": 1.0, "context_weight": 0.5, "threshold": "fixed", "pos_fraction": 1.0, "neg_fraction": 0.2}
+
+
+def test_the_labeled_only_baseline_learns_the_same_whatever_the_params_it_ignores():
+    assert set(CHANGES) - {"context_weight"} <= set(UNLABELED_ONLY)
+    assert not set(CHANGES) & set(train_params("supervised"))
+    assert same(fit("supervised"), fit("supervised", **CHANGES))
+    assert not same(fit("supervised"), fit("supervised", lr=0.02))
+
+
+@pytest.mark.parametrize("key", ["unlabeled_weight", "context_weight"])
+def test_those_params_change_what_the_method_learns(key):
+    assert not same(fit("method"), fit("method", **{key: CHANGES[key]}))
+
+
+def test_an_unknown_variant_is_a_user_error():
+    with pytest.raises(UserError, match="unknown training variant 'semi'"):
+        train_params("semi")
