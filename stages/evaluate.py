@@ -17,7 +17,8 @@ from stages._cli import (
     read_config,
     user_errors,
 )
-from ssmll.artifacts import load_model, load_workspace
+from ssmll.artifacts import load_workspace
+from ssmll.bundle import load_bundle
 from ssmll.baselines import linear_probe_scores, zeroshot_scores
 from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, predictions_table, report
 from ssmll.io import write_json, write_parquet, write_text
@@ -44,8 +45,8 @@ def main(
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     test, lab = ws.test, ws.train.subset(np.flatnonzero(ws.labeled))
     g_test = test.global_[:, 0].numpy()
-    method, _ = load_model(models / "method.pt")
-    supervised, _ = load_model(models / "supervised.pt")
+    method = load_bundle(models / "method.pt").model
+    supervised = load_bundle(models / "supervised.pt").model
     tokens = image_tokens(test.global_[:, 0], test.local[:, 0], method.cfg.include_global_token)
     scores = {
         "zeroshot": zeroshot_scores(g_test, ws.text),

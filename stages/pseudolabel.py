@@ -17,7 +17,8 @@ from stages._cli import (
     read_config,
     user_errors,
 )
-from ssmll.artifacts import load_model, load_workspace
+from ssmll.artifacts import load_workspace
+from ssmll.bundle import load_bundle
 from ssmll.io import write_json, write_parquet
 from ssmll.metrics import f1_report
 from ssmll.pseudo import make_pseudo_labels
@@ -41,7 +42,7 @@ def main(
     """Write pseudo-labels (with scores) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
     cfg = read_config(params, "pseudo", ThresholdConfig)
     ws = load_workspace(prepared, features, split_dir, train_views=1)
-    net, _ = load_model(model)
+    net = load_bundle(model).model
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
     probs = predict(net, ws.train.subset(unl))
     pseudo = make_pseudo_labels(cfg, Scores(probs, ws.priors, predict(net, ws.train.subset(lab)), ws.train.y[lab]))

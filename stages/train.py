@@ -1,5 +1,9 @@
 """train: fit the alignment model on cached features (the method, or its labeled-only baseline).
 
+Writes ``data/train/<variant>.pt``, a model bundle that labels new images on its own
+(``ssmll predict``): weights, the encoder record, class names, contexts and class-wise
+decision thresholds set on the unlabeled part's scores and the labeled priors.
+
 ``--variant method`` trains semi-supervised (warm-up on labeled data, then EMA-teacher
 pseudo-labels on the unlabeled part, plus the context task); ``--variant supervised``
 runs the same model and schedule on the labeled part only, with the classification loss
@@ -11,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 
@@ -27,8 +32,9 @@ from stages._cli import (
     read_config,
     user_errors,
 )
-from ssmll.artifacts import load_workspace, save_model
-from ssmll.contexts import read_membership
+from ssmll.artifacts import load_workspace
+from ssmll.bundle import Bundle, decision_thresholds, save_bundle
+from ssmll.contexts import context_groups, read_membership
 from ssmll.featureset import predict
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
@@ -68,9 +74,26 @@ def main(
     result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_log)
     seconds = time.perf_counter() - start
     suffix = "" if variant.value == "method" else f"_{variant.value}"
-    save_model(result.model, out / f"{variant.value}.pt", {"history": result.history, "best_epoch": result.best_epoch})
-    final = result.history[-1]
     labeled = ws.train.subset(np.flatnonzero(ws.labeled))
+    unlabeled = ws.train.subset(np.flatnonzero(~ws.labeled)) if not ws.labeled.all() else labeled
+    training = {
+        "variant": variant.value,
+        "model": asdict(model_cfg),
+        "train": asdict(trainer.cfg),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+    }
+    bundle = Bundle(
+        model=result.model,
+        encoder=ws.encoder,
+        classes=ws.classes,
+        prompt_names=ws.prompt_names,
+        contexts=context_groups(membership, ws.classes),
+        thresholds=decision_thresholds(predict(result.model, unlabeled), ws.priors),
+        training=training,
+    )
+    save_bundle(out / f"{variant.value}.pt", bundle)
+    final = result.history[-1]
     summary = {
         "variant": variant.value,
         "epochs": cfg.epochs,

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ssmll.artifacts import load_model, load_workspace
+from ssmll.artifacts import load_workspace
 from ssmll.errors import UserError
 from ssmll.io import write_parquet
 from ssmll.split import labeled_split, write_labeled_split
@@ -37,8 +37,3 @@ def test_features_of_other_images_ask_for_a_new_extract(tmp_path, tiny, split_di
     write_parquet(table.slice(1), prepared / "test.parquet")
     with pytest.raises(UserError, match="re-run the extract stage"):
         load_workspace(prepared, tiny.features, split_dir)
-
-
-def test_missing_checkpoint_names_the_stage_to_run(tmp_path):
-    with pytest.raises(UserError, match="run the train stage first"):
-        load_model(tmp_path / "method.pt")

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ssmll.artifacts import load_model
+from ssmll.bundle import load_bundle
 from stage_runner import assert_fails_cleanly, invoke, run_as_dvc_would, upstream
 from stages.contexts import cli as contexts_cli
 from stages.pseudolabel import cli as pseudolabel_cli
@@ -50,9 +50,13 @@ def test_contexts_write_assignment_heat_map_and_summary(trained):
     assert summary["k"] == 3
 
 
-def test_train_writes_checkpoint_metrics_and_curves(trained):
-    model, extra = load_model(trained / "data/train/method.pt")
-    assert len(extra["history"]) == FAST["train.epochs"]
+def test_train_writes_a_bundle_metrics_and_curves(trained):
+    bundle = load_bundle(trained / "data/train/method.pt")
+    assert len(bundle.training["history"]) == FAST["train.epochs"] and bundle.training["variant"] == "method"
+    assert bundle.classes == json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
+    assert sorted(c for group in bundle.contexts for c in group) == sorted(bundle.classes)
+    assert bundle.thresholds.shape == (10,) and bundle.encoder.grid == 2
+    assert load_bundle(trained / "data/train/supervised.pt").training["train"]["context_weight"] == 0.0
     metrics = json.loads((trained / "metrics/train.json").read_text())
     assert metrics["variant"] == "method" and "pseudo_precision" in metrics
     curves = (trained / "metrics/plots/train_curves.csv").read_text().splitlines()

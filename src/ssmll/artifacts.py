@@ -6,18 +6,15 @@ this module only puts them together and checks that they belong together.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ssmll.encoding import EncoderSpec, read_encoder_spec, read_text_features
 from ssmll.errors import UserError
 from ssmll.features import read_image_features
 from ssmll.featureset import FeatureSet
-from ssmll.io import atomic_path
-from ssmll.model import AlignmentModel, ModelConfig
 from ssmll.prepared import multihot, read_classes, read_split
 from ssmll.split import read_labeled_split
 
@@ -59,25 +56,3 @@ def load_workspace(prepared: Path, features: Path, split_dir: Path, train_views:
         test=FeatureSet.from_arrays(feats["test"].global_, feats["test"].local, y["test"]),
         test_ids=feats["test"].image_ids,
     )
-
-
-def save_model(model: AlignmentModel, path: Path, extra: dict | None = None) -> None:
-    """Checkpoint with everything needed to rebuild the model (text, contexts, config)."""
-    payload = {
-        "state_dict": model.state_dict(),
-        "model_cfg": asdict(model.cfg),
-        **(extra or {}),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_model(path: Path) -> tuple[AlignmentModel, dict]:
-    """The model saved by ``save_model`` and the checkpoint's other entries."""
-    if not path.is_file():
-        raise UserError(f"{path} not found; run the train stage first")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    state = payload.pop("state_dict")
-    model = AlignmentModel(state["text"], state["membership"], ModelConfig(**payload.pop("model_cfg")))
-    model.load_state_dict(state)
-    return model.eval(), payload

@@ -48,8 +48,12 @@ class Contexts:
         return membership(self.assignment)
 
     def groups(self, classes: list[str]) -> list[list[str]]:
-        """Each context's class names."""
-        return [[classes[i] for i in np.flatnonzero(self.assignment == j)] for j in range(self.k)]
+        return context_groups(self.membership(), classes)
+
+
+def context_groups(membership: np.ndarray, classes: list[str]) -> list[list[str]]:
+    """Each context's class names, from a (C, K) membership."""
+    return [[classes[i] for i in np.flatnonzero(column)] for column in membership.T]
 
 
 def membership(assignment: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ssmll.errors import UserError
-from ssmll.io import dumps_json, fp16_rows, read_json, rows_to_numpy, write_table_to
+from ssmll.io import dumps_json, fp16_rows, json_values, read_json, rows_to_numpy, write_table_to
 from ssmll.views import ViewConfig
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def encoder_spec(cfg: ClipConfig, ext: ExtractConfig, clip: LoadedClip, encoder:
         pretrained_sha256=sha256(Path(cfg.pretrained)) if _is_checkpoint(cfg.pretrained) else "",
         seed=cfg.seed,
         open_clip_version=version("open_clip_torch"),
-        preprocess=plain(clip.preprocess_cfg),
+        preprocess=json_values(clip.preprocess_cfg),
         local_tokens=encoder.local_tokens,
         grid=ext.grid,
         dim=clip.dim,
@@ -98,11 +97,6 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def plain(obj: Any) -> Any:
-    """As JSON gives it back (tuples become lists), so that records compare equal."""
-    return json.loads(json.dumps(obj))
 
 
 def write_encoding(out_dir: Path, spec: EncoderSpec, classes: list[str], prompt_names: list[str], text: np.ndarray) -> None:

@@ -92,5 +92,10 @@ def write_text(text: str, path: str | Path) -> None:
         tmp.write_text(text)
 
 
+def json_values(obj: Any) -> Any:
+    """``obj`` as JSON gives it back: plain lists, dicts, str, int, float (tuples and numpy floats too)."""
+    return json.loads(json.dumps(obj))
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())

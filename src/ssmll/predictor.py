@@ -12,8 +12,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ssmll.clip import DenseImageEncoder, load_clip
-from ssmll.encoding import EncoderSpec, plain, sha256
+from ssmll.encoding import EncoderSpec, sha256
 from ssmll.errors import UserError
+from ssmll.io import json_values
 from ssmll.views import ViewConfig, ViewMaker
 
 
@@ -33,7 +34,7 @@ def build_encoder(spec: EncoderSpec, device: str = "cpu", weights: str | None = 
             raise UserError(f"CLIP checkpoint {path} is not the one the model was trained with (sha256 {spec.pretrained_sha256})")
     clip = load_clip(spec.model, pretrained, seed=spec.seed, device=device)
     encoder = DenseImageEncoder(clip.model.visual, spec.grid).eval()
-    got = (plain(clip.preprocess_cfg), encoder.local_tokens)
+    got = (json_values(clip.preprocess_cfg), encoder.local_tokens)
     if got != (spec.preprocess, spec.local_tokens):
         raise UserError(
             f"open_clip {version('open_clip_torch')} builds {spec.model} otherwise than {spec.open_clip_version} did "

@@ -220,6 +220,6 @@ def pseudo_quality(pseudo: PseudoLabels, y_true: np.ndarray) -> dict:
     truth = y_true > 0
     tp = float((pred & truth).sum())
     return {
-        "pseudo_precision": round(100 * tp / max(pred.sum(), 1), 4),
-        "pseudo_recall": round(100 * tp / max(truth.sum(), 1), 4),
+        "pseudo_precision": round(100 * tp / max(int(pred.sum()), 1), 4),
+        "pseudo_recall": round(100 * tp / max(int(truth.sum()), 1), 4),
     }
