@@ -1,10 +1,7 @@
-"""What every stage command shares: reading params.yaml and reporting user errors."""
+"""What every stage command shares: reading params.yaml, its options, reporting user errors."""
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +9,7 @@ import typer
 import yaml
 
 from ssmll.config import from_params
+from ssmll.console import env_default, user_errors  # noqa: F401 - the stages import them from here
 from ssmll.errors import UserError
 
 C = TypeVar("C")
@@ -43,22 +41,3 @@ def load_params(path: Path, *sections: str) -> dict[str, Any]:
 def read_config(path: Path, section: str, cls: type[C]) -> C:
     """The params section ``section`` as its validated config dataclass (``ssmll.config``)."""
     return from_params(cls, load_params(path, section)[section], section)
-
-
-def user_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """Turn a UserError into one line on stderr and exit status 2, with no traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except UserError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def env_default(name: str, default: Any) -> Any:
-    """A runtime knob's default from the environment (``SSMLL_<NAME>``)."""
-    return type(default)(os.environ.get(f"SSMLL_{name}", default))
