@@ -20,7 +20,7 @@ from stages._cli import (
 from ssmll.artifacts import load_workspace
 from ssmll.bundle import load_bundle
 from ssmll.baselines import linear_probe_scores, zeroshot_scores
-from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, predictions_table, report
+from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, pr_curves_csv, predictions_table, report
 from ssmll.io import write_json, write_parquet, write_text
 from ssmll.model import image_tokens, zeroshot_label_specific
 from ssmll.featureset import predict
@@ -38,7 +38,7 @@ def main(
     models: Path = typer.Option(Path("data/train"), help="Directory with method.pt and supervised.pt."),
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
     metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
-    plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP."),
+    plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP and the precision-recall curves."),
 ) -> None:
     """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method."""
     cfg = read_config(params, "evaluate", EvaluateConfig)
@@ -60,6 +60,7 @@ def main(
     result = report(test.y, scores, ws.priors, ws.classes)
     write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
     write_text(per_class_ap_csv(test.y, scores, ws.classes), plots / "per_class_ap.csv")
+    write_text(pr_curves_csv(test.y, scores), plots / "pr_curves.csv")
     write_json(result, metrics)
     for name in scores:
         typer.echo(f"{name:>24}: mAP {result[name]['mAP']:.2f}  CF1 {result[name]['CF1']:.2f}  OF1 {result[name]['OF1']:.2f}")

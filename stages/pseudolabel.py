@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import typer
 
 from stages._cli import (
@@ -19,11 +18,12 @@ from stages._cli import (
 )
 from ssmll.artifacts import load_workspace
 from ssmll.bundle import load_bundle
-from ssmll.io import write_json, write_parquet
-from ssmll.metrics import f1_report
-from ssmll.pseudo import make_pseudo_labels
-from ssmll.thresholds import Scores, ThresholdConfig
 from ssmll.featureset import predict
+from ssmll.io import write_json
+from ssmll.metrics import f1_report
+from ssmll.prepared import read_split
+from ssmll.pseudo import make_pseudo_labels, write_pseudo_labels
+from ssmll.thresholds import Scores, ThresholdConfig
 
 cli = app(__doc__)
 
@@ -36,10 +36,10 @@ def main(
     features: Path = FEATURES_OPTION,
     split_dir: Path = SPLIT_OPTION,
     model: Path = typer.Option(Path("data/train/method.pt"), help="Trained checkpoint."),
-    out: Path = typer.Option(Path("data/pseudolabels/pseudolabels.parquet"), help="Pseudo-labels table."),
+    out: Path = typer.Option(Path("data/pseudolabels"), help="Directory for pseudolabels.parquet and pseudolabels.csv."),
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
 ) -> None:
-    """Write pseudo-labels (with scores) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
+    """Write pseudo-labels (with scores; and as a CSV of label names) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
     cfg = read_config(params, "pseudo", ThresholdConfig)
     ws = load_workspace(prepared, features, split_dir, train_views=1)
     net = load_bundle(model).model
@@ -47,14 +47,8 @@ def main(
     probs = predict(net, ws.train.subset(unl))
     pseudo = make_pseudo_labels(cfg, Scores(probs, ws.priors, predict(net, ws.train.subset(lab)), ws.train.y[lab]))
     positives = pseudo.targets > 0
-    table = pa.table(
-        {
-            "image_id": pa.array([ws.train_ids[i] for i in unl], pa.string()),
-            "labels": pa.array([np.flatnonzero(r).tolist() for r in positives], pa.list_(pa.int16())),
-            "scores": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), probs.shape[1]),
-        }
-    )
-    write_parquet(table, out)
+    paths = read_split(prepared, "train").column("path").to_pylist()
+    write_pseudo_labels(out, [ws.train_ids[i] for i in unl], [paths[i] for i in unl], probs, positives, ws.classes)
     report = {k: round(v, 4) for k, v in f1_report(ws.train.y[unl], positives).items()}
     report.update({"rule": cfg.threshold, "unlabeled_images": int(len(unl)), "positives": int(positives.sum())})
     write_json(report, metrics)

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from ssmll.evaluation import per_class_ap_csv, predictions_table, report
+from ssmll.evaluation import RECALL_LEVELS, per_class_ap_csv, pr_curves_csv, predictions_table, report
 from ssmll.metrics import evaluation, per_class_ap
 from ssmll.thresholds import cap_labels
 
@@ -59,3 +59,25 @@ def test_predictions_table_has_a_row_per_variant_and_image(data):
         mine = [r for r in rows if r["variant"] == name]
         assert [r["image_id"] for r in mine] == ids
         np.testing.assert_array_equal(np.array([r["scores"] for r in mine], np.float32), s.astype(np.float32))
+
+
+def _curves(y, scores) -> dict[str, np.ndarray]:
+    rows = list(csv.DictReader(io.StringIO(pr_curves_csv(y, scores))))
+    assert [float(r["recall"]) for r in rows] == pytest.approx(RECALL_LEVELS)
+    return {name: np.array([float(r[name]) for r in rows]) for name in scores}
+
+
+def test_pr_curves_are_the_best_micro_precision_at_each_recall_or_more(data):
+    y, scores = data
+    curves = _curves(y, scores)
+    truth, s = y.ravel() > 0, scores["linear_probe"].ravel()
+    points = [(truth[s >= t].mean(), (truth & (s >= t)).sum() / truth.sum()) for t in np.unique(s)]
+    for level, got in zip(RECALL_LEVELS, curves["linear_probe"]):
+        expected = max((p for p, r in points if r >= level - 1e-12), default=0.0)
+        assert got == pytest.approx(expected, abs=1e-4)
+    assert (np.diff(curves["zeroshot"]) <= 1e-12).all()  # interpolated curves never rise with recall
+
+
+def test_a_perfect_ranking_has_precision_one_at_every_recall():
+    y = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.float32)
+    assert (_curves(y, {"perfect": y + 0.1})["perfect"] == 1.0).all()

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ssmll.baselines import zeroshot_scores
 from ssmll.encoding import read_text_features
@@ -18,7 +19,7 @@ from ssmll.prepared import multihot
 from stage_runner import assert_fails_cleanly, run_as_dvc_would, upstream
 from stages.evaluate import cli
 
-from tiny_params import TINY, write_params
+from tiny_params import REPO, TINY, write_params
 
 VARIANTS = ("zeroshot", "linear_probe")
 
@@ -62,6 +63,15 @@ def test_predictions_and_per_class_ap_cover_every_variant(evaluated):
     assert len(rows) == 10
     assert set(VARIANTS) <= set(rows[0])
     assert np.isfinite([float(r["linear_probe"]) for r in rows]).all()
+
+
+def test_pr_curves_have_every_variant_and_dvc_plots_draws_them_all(evaluated):
+    with open(evaluated / "metrics/plots/pr_curves.csv") as f:
+        header = next(csv.reader(f))
+    variants = [k for k, v in json.loads((evaluated / "metrics/eval.json").read_text()).items() if isinstance(v, dict)]
+    assert header[0] == "recall" and sorted(header[1:]) == sorted(variants)
+    plots = {name: p for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"] for name, p in entry.items()}
+    assert plots["precision_recall"]["y"]["metrics/plots/pr_curves.csv"] == header[1:]
 
 
 def test_missing_features_name_the_stage_to_run(workdir, tiny):

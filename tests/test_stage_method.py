@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 
@@ -74,6 +75,18 @@ def test_pseudolabels_cover_the_unlabeled_part_with_scores_and_quality(trained):
     report = json.loads((trained / "metrics/pseudo.json").read_text())
     assert {"CP", "CR", "CF1", "OP", "OR", "OF1"} <= set(report)
     assert report["rule"] == "cap"
+
+
+def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):
+    table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet").to_pylist()
+    classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
+    with open(trained / "data/pseudolabels/pseudolabels.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["image_id", "path", "labels"] and len(rows) == len(table)
+    for row, t in zip(rows, table):
+        assert row["image_id"] == t["image_id"]
+        assert row["labels"] == "|".join(classes[k] for k in t["labels"])
+    assert any(row["labels"] for row in rows)
 
 
 def test_training_twice_gives_identical_checkpoints(trained, monkeypatch):

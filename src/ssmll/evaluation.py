@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from sklearn.metrics import precision_recall_curve
 
 from ssmll.errors import UserError
 from ssmll.metrics import classes_without_positives, evaluation, per_class_ap
@@ -46,6 +47,33 @@ def per_class_ap_csv(y: np.ndarray, scores: dict[str, np.ndarray], classes: list
     for k, c in enumerate(classes):
         writer.writerow([c, *("" if np.isnan(a[k]) else f"{a[k]:.4f}" for a in aps.values())])
     return buf.getvalue()
+
+
+#: Recall levels at which the precision-recall curves are sampled.
+RECALL_LEVELS = np.linspace(0.0, 1.0, 101)
+
+
+def pr_curves_csv(y: np.ndarray, scores: dict[str, np.ndarray]) -> str:
+    """Micro-averaged precision-recall curves, one column per variant, for ``dvc plots``.
+
+    Every (image, class) pair of the test set is one decision; at each recall level of
+    :data:`RECALL_LEVELS`, the interpolated precision (the best precision at that recall or
+    higher), so that every variant has the same rows and the lines are monotone.
+    """
+    curves = {name: _interpolated_precision(y.ravel() > 0, s.ravel()) for name, s in scores.items()}
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["recall", *curves])
+    for i, r in enumerate(RECALL_LEVELS):
+        writer.writerow([f"{r:.2f}", *(f"{c[i]:.4f}" for c in curves.values())])
+    return buf.getvalue()
+
+
+def _interpolated_precision(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    if not truth.any():
+        return np.zeros_like(RECALL_LEVELS)
+    precision, recall, _ = precision_recall_curve(truth, scores)
+    return np.array([precision[recall >= r].max(initial=0.0) for r in RECALL_LEVELS])
 
 
 def predictions_table(image_ids: list[str], scores: dict[str, np.ndarray]) -> pa.Table:

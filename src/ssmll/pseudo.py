@@ -7,16 +7,25 @@ Rules (``threshold``, :mod:`ssmll.thresholds`):
         every entry is labeled, below 1 the uncertain middle is masked out of the loss.
   fixed one probability threshold for every class.
   mat   per class, the threshold maximising F-beta of the teacher on the labeled part.
+
+This module also writes the pseudolabel stage's output directory: ``pseudolabels.parquet``
+(image_id, labels as class indices, scores) and ``pseudolabels.csv`` (image_id, path,
+labels as class names joined by ``|``) for people and other tools.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from ssmll.errors import UserError
+from ssmll.io import atomic_path, write_table_to
 from ssmll.thresholds import Scores, ThresholdConfig, apply_thresholds, class_thresholds, descending_ranks, prior_counts
 
 
@@ -62,3 +71,24 @@ LABELERS: dict[str, Callable[[ThresholdConfig, Scores, float, float], PseudoLabe
     "fixed": _thresholded,
     "mat": _thresholded,
 }
+
+
+def write_pseudo_labels(
+    out_dir: Path, image_ids: list[str], paths: list[str | None], probs: np.ndarray, positives: np.ndarray, classes: list[str]
+) -> None:
+    """The pseudo-labels (and scores) of the images ``image_ids``, as Parquet and CSV, atomically."""
+    table = pa.table(
+        {
+            "image_id": pa.array(image_ids, pa.string()),
+            "labels": pa.array([np.flatnonzero(r).tolist() for r in positives], pa.list_(pa.int16())),
+            "scores": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), probs.shape[1]),
+        }
+    )
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["image_id", "path", "labels"])
+    for i, p, row in zip(image_ids, paths, positives):
+        writer.writerow([i, p or "", "|".join(classes[k] for k in np.flatnonzero(row))])
+    with atomic_path(out_dir, is_dir=True) as tmp:
+        write_table_to(table, tmp / "pseudolabels.parquet")
+        (tmp / "pseudolabels.csv").write_text(buf.getvalue())
