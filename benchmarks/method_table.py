@@ -71,8 +71,10 @@ def run_one(job: tuple) -> tuple:
         variant, ws.train, split.labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg
     )
     model = trainer.fit().model
-    scored = ws.test if on == "test" else ws.train.subset(np.flatnonzero(~split.labeled))
-    return job[3:], mean_ap(scored.y, predict(model, scored))
+    if on == "test":
+        return job[3:], mean_ap(ws.test.y, predict(model, ws.test))
+    unl = np.flatnonzero(~split.labeled)
+    return job[3:], mean_ap(ws.train.y[unl], predict(model, ws.train, unl))
 
 
 def _apply(params: dict, overrides: dict) -> dict:

@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from ssmll.config import from_params
-from ssmll.console import env_default, user_errors  # noqa: F401 - the stages import them from here
+from ssmll.console import DEVICE_OPTION, env_default, resolve_device, user_errors  # noqa: F401 - stages import these
 from ssmll.errors import UserError
 
 C = TypeVar("C")

@@ -9,21 +9,23 @@ import torch
 import typer
 
 from stages._cli import (
+    DEVICE_OPTION,
     FEATURES_OPTION,
     PARAMS_OPTION,
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
     read_config,
+    resolve_device,
     user_errors,
 )
 from ssmll.artifacts import load_workspace
 from ssmll.bundle import load_bundle
 from ssmll.baselines import linear_probe_scores, zeroshot_scores
 from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, pr_curves_csv, predictions_table, report
+from ssmll.featureset import map_batches, predict
 from ssmll.io import write_json, write_parquet, write_text
 from ssmll.model import image_tokens, zeroshot_label_specific
-from ssmll.featureset import predict
 
 cli = app(__doc__)
 
@@ -39,21 +41,25 @@ def main(
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
     metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
     plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP and the precision-recall curves."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method."""
     cfg = read_config(params, "evaluate", EvaluateConfig)
-    ws = load_workspace(prepared, features, split_dir, train_views=1)
-    test, lab = ws.test, ws.train.subset(np.flatnonzero(ws.labeled))
-    g_test = test.global_[:, 0].numpy()
-    method = load_bundle(models / "method.pt").model
-    supervised = load_bundle(models / "supervised.pt").model
-    tokens = image_tokens(test.global_[:, 0], test.local[:, 0], method.cfg.include_global_token)
+    dev = resolve_device(device)
+    ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
+    test, lab = ws.test, np.flatnonzero(ws.labeled)
+    g_test = test.global_array()
+    method = load_bundle(models / "method.pt").model.to(dev)
+    supervised = load_bundle(models / "supervised.pt").model.to(dev)
+    text = torch.from_numpy(ws.text).to(dev)
+
+    def label_specific(g: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        return zeroshot_label_specific(image_tokens(g, loc, method.cfg.include_global_token), text, method.cfg.attn_scale)
+
     scores = {
         "zeroshot": zeroshot_scores(g_test, ws.text),
-        "linear_probe": linear_probe_scores(lab.global_[:, 0].numpy(), lab.y, g_test, c=cfg.linear_probe_c),
-        "zeroshot_label_specific": zeroshot_label_specific(
-            tokens, torch.from_numpy(ws.text), method.cfg.attn_scale
-        ).numpy(),
+        "linear_probe": linear_probe_scores(ws.train.global_array(lab), ws.train.y[lab], g_test, c=cfg.linear_probe_c),
+        "zeroshot_label_specific": map_batches(label_specific, test),
         "supervised": predict(supervised, test),
         "method": predict(method, test),
     }

@@ -8,12 +8,14 @@ import numpy as np
 import typer
 
 from stages._cli import (
+    DEVICE_OPTION,
     FEATURES_OPTION,
     PARAMS_OPTION,
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
     read_config,
+    resolve_device,
     user_errors,
 )
 from ssmll.artifacts import load_workspace
@@ -38,14 +40,16 @@ def main(
     model: Path = typer.Option(Path("data/train/method.pt"), help="Trained checkpoint."),
     out: Path = typer.Option(Path("data/pseudolabels"), help="Directory for pseudolabels.parquet and pseudolabels.csv."),
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Write pseudo-labels (with scores; and as a CSV of label names) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
     cfg = read_config(params, "pseudo", ThresholdConfig)
-    ws = load_workspace(prepared, features, split_dir, train_views=1)
-    net = load_bundle(model).model
+    dev = resolve_device(device)
+    ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
+    net = load_bundle(model).model.to(dev)
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
-    probs = predict(net, ws.train.subset(unl))
-    pseudo = make_pseudo_labels(cfg, Scores(probs, ws.priors, predict(net, ws.train.subset(lab)), ws.train.y[lab]))
+    probs = predict(net, ws.train, unl)
+    pseudo = make_pseudo_labels(cfg, Scores(probs, ws.priors, predict(net, ws.train, lab), ws.train.y[lab]))
     positives = pseudo.targets > 0
     paths = read_split(prepared, "train").column("path").to_pylist()
     write_pseudo_labels(out, [ws.train_ids[i] for i in unl], [paths[i] for i in unl], probs, positives, ws.classes)

@@ -8,6 +8,10 @@ decision thresholds set on the unlabeled part's scores and the labeled priors.
 pseudo-labels on the unlabeled part, plus the context task); ``--variant supervised``
 runs the same model and schedule on the labeled part only, with the classification loss
 alone, as the reference the method must beat.
+
+``--device`` (or SSMLL_DEVICE) picks where the features, the model and its EMA teacher
+live; the default is a GPU when there is one. On CPU the results do not depend on it;
+on a GPU they may differ from CPU in their last bits.
 """
 
 from __future__ import annotations
@@ -24,18 +28,20 @@ import torch
 import typer
 
 from stages._cli import (
+    DEVICE_OPTION,
     FEATURES_OPTION,
     PARAMS_OPTION,
     PREPARED_OPTION,
     SPLIT_OPTION,
     app,
     read_config,
+    resolve_device,
     user_errors,
 )
 from ssmll.artifacts import load_workspace
 from ssmll.bundle import Bundle, decision_thresholds, save_bundle
 from ssmll.contexts import context_groups, read_membership
-from ssmll.featureset import predict
+from ssmll.featureset import FeatureSet, predict
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
@@ -59,23 +65,26 @@ def main(
     out: Path = typer.Option(Path("data/train"), help="Directory for <variant>.pt."),
     metrics_dir: Path = typer.Option(Path("metrics"), help="Directory for the train metrics and curves."),
     threads: int = typer.Option(0, min=0, help="Torch CPU threads (0: torch's default)."),
+    device: str = DEVICE_OPTION,
 ) -> None:
     """Train and write the checkpoint, the train metrics and per-epoch curves."""
     model_cfg = read_config(params, "model", ModelConfig)
     cfg = read_config(params, "train", TrainConfig)
+    dev = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
-    ws = load_workspace(prepared, features, split_dir)
+    start = time.perf_counter()
+    ws = load_workspace(prepared, features, split_dir, device=dev)
+    _log_loaded(ws.train, ws.test, dev, time.perf_counter() - start)
     membership = read_membership(contexts, ws.classes)
     trainer = variant_trainer(
         variant.value, ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg
     )
     start = time.perf_counter()
-    result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_log)
+    result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_EpochLog())
     seconds = time.perf_counter() - start
     suffix = "" if variant.value == "method" else f"_{variant.value}"
-    labeled = ws.train.subset(np.flatnonzero(ws.labeled))
-    unlabeled = ws.train.subset(np.flatnonzero(~ws.labeled)) if not ws.labeled.all() else labeled
+    lab, unl = np.flatnonzero(ws.labeled), np.flatnonzero(~ws.labeled)
     training = {
         "variant": variant.value,
         "model": asdict(model_cfg),
@@ -89,7 +98,7 @@ def main(
         classes=ws.classes,
         prompt_names=ws.prompt_names,
         contexts=context_groups(membership, ws.classes),
-        thresholds=decision_thresholds(predict(result.model, unlabeled), ws.priors),
+        thresholds=decision_thresholds(predict(result.model, ws.train, unl if len(unl) else lab), ws.priors),
         training=training,
     )
     save_bundle(out / f"{variant.value}.pt", bundle)
@@ -99,7 +108,7 @@ def main(
         "epochs": cfg.epochs,
         "train_seconds": round(seconds, 1),
         "final_loss": final["loss"],
-        "labeled_mAP": round(mean_ap(ws.train.y[ws.labeled], predict(result.model, labeled)), 4),
+        "labeled_mAP": round(mean_ap(ws.train.y[lab], predict(result.model, ws.train, lab)), 4),
         "selected_on_test": cfg.select_on_test,
         **({"best_epoch": result.best_epoch + 1} if cfg.select_on_test else {}),
         **{k: final[k] for k in ("pseudo_precision", "pseudo_recall") if k in final},
@@ -108,9 +117,25 @@ def main(
     write_text(_curves_csv(result.history), metrics_dir / "plots" / f"train_curves{suffix}.csv")
 
 
-def _log(row: dict) -> None:
-    extras = "".join(f" {k} {row[k]:.1f}" for k in ("pseudo_precision", "pseudo_recall", "test_mAP") if k in row)
-    typer.echo(f"epoch {row['epoch']:>3} [{row['phase']}] loss {row['loss']:.4f}{extras}", err=True)
+def _log_loaded(train: FeatureSet, test: FeatureSet, device: str, seconds: float) -> None:
+    gb = (train.nbytes + test.nbytes) / 2**30
+    typer.echo(f"loaded features of {len(train)} + {len(test)} images ({gb:.2f} GB fp16) in {seconds:.1f} s", err=True)
+    if not train.on_device:
+        typer.echo(f"warning: the features do not fit on {device}; they stay in host memory, batches are copied", err=True)
+
+
+class _EpochLog:
+    """One line per epoch on stderr, with its wall time (not in the curves: those stay deterministic)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def __call__(self, row: dict) -> None:
+        now = time.perf_counter()
+        extras = "".join(f" {k} {row[k]:.1f}" for k in ("pseudo_precision", "pseudo_recall", "test_mAP") if k in row)
+        line = f"epoch {row['epoch']:>3} [{row['phase']}] loss {row['loss']:.4f}{extras} {now - self.last:.2f} s"
+        typer.echo(line, err=True)
+        self.last = now
 
 
 def _curves_csv(history: list[dict]) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
+import re
 import shutil
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from ssmll.bundle import load_bundle
 from stage_runner import assert_fails_cleanly, invoke, run_as_dvc_would, upstream
@@ -137,3 +140,25 @@ def test_pseudolabel_without_a_model_names_the_stage_to_run(workdir, tiny):
     shutil.copytree(tiny.features, root / "data" / "features")
     assert invoke(split_cli).exit_code == 0
     assert_fails_cleanly(pseudolabel_cli, root, "run the train stage first")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("stage", ["train", "pseudolabel", "evaluate"])
+def test_cuda_from_the_environment_without_cuda_is_a_user_error(trained, stage, monkeypatch):
+    monkeypatch.chdir(trained)
+    monkeypatch.setenv("SSMLL_DEVICE", "cuda")
+    cli = importlib.import_module(f"stages.{stage}").cli
+    assert_fails_cleanly(cli, trained, "CUDA is not available here; use --device cpu")
+
+
+def test_a_device_name_torch_does_not_know_is_a_user_error(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    assert_fails_cleanly(train_cli, trained, "--device 'gpu' is not a device; use cpu, cuda or cuda:N", args=("--device", "gpu"))
+
+
+def test_train_reports_the_fp16_bytes_it_holds_and_each_epoch_time(trained, monkeypatch):
+    monkeypatch.chdir(trained)
+    result = invoke(train_cli, "--variant", "supervised", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"loaded features of 120 \+ 60 images \(0\.\d\d GB fp16\) in \d+\.\d s", result.stderr)
+    assert len(re.findall(r"^epoch +\d+ \[labeled\] loss \d\.\d{4} \d+\.\d\d s$", result.stderr, re.M)) == FAST["train.epochs"]

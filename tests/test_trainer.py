@@ -87,3 +87,28 @@ def test_select_on_test_keeps_the_best_epoch():
 def test_impossible_train_params_are_user_errors(overrides):
     with pytest.raises(UserError):
         TrainConfig(**{"epochs": 4, **overrides}).validate()
+
+
+def test_training_gathers_batches_never_a_whole_part(monkeypatch):
+    """No copy of the unlabeled (or labeled) part per epoch: every gather is one step's or one inference batch's."""
+    sizes: list[int] = []
+    real = FeatureSet.batch
+    monkeypatch.setattr(FeatureSet, "batch", lambda self, rows, views=0: sizes.append(len(rows)) or real(self, rows, views))
+    trainer = make_trainer()
+    trainer.fit()
+    assert max(sizes) == 200  # the teacher scoring the 200 unlabeled images, one inference batch
+    assert sorted(set(sizes) - {200}) == [5, 8, 11, 27, 32]  # a step's labeled / unlabeled shares, and the last ones
+    assert trainer.data.local.dtype == torch.float16
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_on_cuda_keeps_model_teacher_and_features_there():
+    data, text = synthetic(240, 0)
+    gpu = FeatureSet.from_arrays(data.global_.numpy(), data.local.numpy(), data.y, "cuda")
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    cfg = TrainConfig(epochs=2, warmup_epochs=1, batch_size=32, lr=0.01)
+    trainer = Trainer(gpu, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg)
+    result = trainer.fit()
+    assert all(p.is_cuda for p in trainer.student.parameters()) and all(p.is_cuda for p in result.model.parameters())
+    assert np.isfinite(result.history[-1]["loss"])

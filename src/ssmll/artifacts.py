@@ -33,8 +33,10 @@ class Workspace:
     test_ids: list[str]
 
 
-def load_workspace(prepared: Path, features: Path, split_dir: Path, train_views: int | None = None) -> Workspace:
-    """Labels, split and cached features of both splits, in memory."""
+def load_workspace(
+    prepared: Path, features: Path, split_dir: Path, train_views: int | None = None, device: str = "cpu"
+) -> Workspace:
+    """Labels, split and cached features of both splits, the features held once, fp16, on ``device``."""
     classes, prompt_names = read_classes(prepared)
     c = len(classes)
     tables = {s: read_split(prepared, s) for s in ("train", "test")}
@@ -49,10 +51,10 @@ def load_workspace(prepared: Path, features: Path, split_dir: Path, train_views:
         prompt_names=prompt_names,
         encoder=read_encoder_spec(features),
         text=read_text_features(features).astype(np.float32),
-        train=FeatureSet.from_arrays(feats["train"].global_, feats["train"].local, y["train"]),
+        train=FeatureSet.from_arrays(feats["train"].global_, feats["train"].local, y["train"], device),
         train_ids=feats["train"].image_ids,
         labeled=split.labeled,
         priors=split.priors,
-        test=FeatureSet.from_arrays(feats["test"].global_, feats["test"].local, y["test"]),
+        test=FeatureSet.from_arrays(feats["test"].global_, feats["test"].local, y["test"], device),
         test_ids=feats["test"].image_ids,
     )

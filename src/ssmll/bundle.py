@@ -56,7 +56,7 @@ def decision_thresholds(unlabeled_scores: np.ndarray, priors: np.ndarray) -> np.
 def save_bundle(path: Path, bundle: Bundle) -> None:
     payload = {
         "format": FORMAT,
-        "state_dict": bundle.model.state_dict(),
+        "state_dict": {k: v.cpu() for k, v in bundle.model.state_dict().items()},  # whatever device it trained on
         "model_cfg": dataclasses.asdict(bundle.model.cfg),
         "encoder": dataclasses.asdict(bundle.encoder),
         "classes": list(bundle.classes),

@@ -1,4 +1,10 @@
-"""Cached image features held in memory, and batch inference over them.
+"""Cached image features held in memory once, in fp16, on one device; batch inference over them.
+
+A :class:`FeatureSet` keeps the features of N images as extract stored them (fp16), on
+the device that trains or scores them. A batch is gathered there, by row and view, and
+only that batch becomes float32: no float32 copy of the whole set and no per-epoch copy
+of any part of it is made, so memory stays near the fp16 bytes. Features too large for
+the GPU stay in host memory, and each batch is copied over.
 
 Apart from the training loop, so that the stages that only score (pseudolabel, evaluate)
 do not depend on it.
@@ -6,41 +12,85 @@ do not depend on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ssmll.model import AlignmentModel
+#: Images per inference batch: a float32 batch with its attention intermediates takes
+#: about 0.8 MB per image. Fixed rather than a runtime knob, so that no result can
+#: depend on it (CPU matmul kernels may change their summation order with the rows).
+INFERENCE_BATCH = 256
 
 
 @dataclass
 class FeatureSet:
-    """Features of N images in memory: global (N, V, D), local (N, V, T, D), labels (N, C)."""
+    """Features of N images: global (N, V, D) and local (N, V, T, D) fp16 tensors; labels (N, C) on the host.
+
+    ``device`` is where batches are used; the tensors live there too unless they did not fit.
+    """
 
     global_: torch.Tensor
     local: torch.Tensor
     y: np.ndarray
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @classmethod
-    def from_arrays(cls, global_: np.ndarray, local: np.ndarray, y: np.ndarray) -> FeatureSet:
-        return cls(torch.from_numpy(np.asarray(global_, np.float32)), torch.from_numpy(np.asarray(local, np.float32)), y)
+    def from_arrays(cls, global_: np.ndarray, local: np.ndarray, y: np.ndarray, device: str = "cpu") -> FeatureSet:
+        """Hold the arrays as fp16 tensors on ``device`` (no copy on CPU when they are fp16 already)."""
+        g, loc = (torch.from_numpy(np.asarray(a, dtype=np.float16)) for a in (global_, local))
+        target = torch.device(device)
+        try:
+            g, loc = g.to(target), loc.to(target)
+        except torch.cuda.OutOfMemoryError:
+            g, loc = g.cpu(), loc.cpu()
+            torch.cuda.empty_cache()
+        return cls(g, loc, y, target)
 
-    def subset(self, idx: np.ndarray) -> FeatureSet:
-        i = torch.from_numpy(idx)
-        return FeatureSet(self.global_[i], self.local[i], self.y[idx])
+    def __len__(self) -> int:
+        return len(self.y)
 
-    def view(self, idx: np.ndarray, views: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        i, v = torch.from_numpy(idx), torch.from_numpy(views)
-        return self.global_[i, v], self.local[i, v]
+    @property
+    def views(self) -> int:
+        return self.global_.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return self.global_.nbytes + self.local.nbytes
+
+    @property
+    def on_device(self) -> bool:
+        """Whether the features themselves live on ``device`` (False: in host memory, copied per batch)."""
+        return self.local.device == self.device
+
+    def batch(self, rows: np.ndarray, views: np.ndarray | int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """float32 global (B, D) and local (B, T, D) of ``rows`` at ``views`` (one per row, or one for all)."""
+        where = self.local.device
+        i, v = torch.as_tensor(rows, device=where), torch.as_tensor(views, device=where)
+        g, loc = self.global_[i, v], self.local[i, v]
+        return g.to(self.device, non_blocking=True).float(), loc.to(self.device, non_blocking=True).float()
+
+    def global_array(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """float32 global embeddings of view 0 on the host, (n, D): small, no local tokens."""
+        g = self.global_[:, 0] if rows is None else self.global_[torch.as_tensor(rows, device=self.global_.device), 0]
+        return g.float().cpu().numpy()
+
+
+def map_batches(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    feats: FeatureSet,
+    rows: np.ndarray | None = None,
+    batch_size: int = INFERENCE_BATCH,
+) -> np.ndarray:
+    """``fn(global, local)`` on view 0, batch by batch over ``rows`` (all if None), as one (n, C) host array."""
+    rows = np.arange(len(feats)) if rows is None else np.asarray(rows)
+    out = [fn(*feats.batch(rows[s : s + batch_size])).cpu() for s in range(0, len(rows), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros((0, feats.y.shape[1]), np.float32)
 
 
 @torch.inference_mode()
-def predict(model: AlignmentModel, feats: FeatureSet, batch_size: int = 1024) -> np.ndarray:
-    """Sigmoid class probabilities of view 0, (N, C)."""
+def predict(model: torch.nn.Module, feats: FeatureSet, rows: np.ndarray | None = None) -> np.ndarray:
+    """Sigmoid class probabilities of view 0 of ``rows`` (all if None), (n, C)."""
     model.eval()
-    out = []
-    for s in range(0, len(feats.y), batch_size):
-        logits, _ = model(feats.global_[s : s + batch_size, 0], feats.local[s : s + batch_size, 0])
-        out.append(torch.sigmoid(logits))
-    return torch.cat(out).numpy() if out else np.zeros((0, feats.y.shape[1]), np.float32)
+    return map_batches(lambda g, loc: torch.sigmoid(model(g, loc)[0]), feats, rows)

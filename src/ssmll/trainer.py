@@ -1,4 +1,4 @@
-"""Training the alignment model on cached features held in memory.
+"""Training the alignment model on cached features held in memory, on their device.
 
 Warm-up epochs learn from labeled images only. Each semi-supervised epoch then starts
 with the EMA teacher scoring the unlabeled images' plain view (view 0); a threshold rule
@@ -7,6 +7,9 @@ cached view >= 1) from labels and pseudo-labels, plus ``context_weight`` times t
 context loss whose targets come from the labels or pseudo-labels. Batches mix labeled
 and unlabeled images in the labeled ratio. The hidden labels of the unlabeled part are
 used only to report how good the pseudo-labels are, never to train.
+
+The student and its EMA teacher live on the feature set's device (a GPU when there is
+one); batches are gathered there, so a step copies nothing but row indices to it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from ssmll.metrics import mean_ap
 from ssmll.model import AlignmentModel, ModelConfig
 from ssmll.pseudo import PseudoLabels, make_pseudo_labels
 from ssmll.thresholds import Scores, ThresholdConfig
+
+LOSS_KEYS = ("loss", "loss_labeled", "loss_unlabeled", "loss_context")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -99,10 +105,11 @@ class Trainer:
         if len(self.lab) == 0:
             raise UserError("no labeled images; raise split.lb_ratio")
         self.membership, self.priors = membership, priors
-        self.n_views = train.global_.shape[1]
+        self.n_views = train.views
+        self.device = train.device
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
-        self.student = AlignmentModel(text, torch.from_numpy(membership), model_cfg)
+        self.student = AlignmentModel(text, torch.from_numpy(membership), model_cfg).to(self.device)
         self.ema = EMA(self.student, cfg.ema_decay)
         self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         total = sum(self._steps(e) for e in range(cfg.epochs))
@@ -149,7 +156,8 @@ class Trainer:
         if semi:
             pseudo = self._pseudo_labels()
             row.update(pseudo_quality(pseudo, self.data.y[self.unl]))
-        sums = {"loss": 0.0, "loss_labeled": 0.0, "loss_unlabeled": 0.0, "loss_context": 0.0}
+        # float64 sums on the device, added in the order Python floats were: the same values, no sync per step
+        sums = {k: torch.zeros((), dtype=torch.float64, device=self.device) for k in LOSS_KEYS}
         self.student.train()
         for lab_idx, unl_idx in self._batches(epoch):
             parts = self._losses(lab_idx, unl_idx, pseudo)
@@ -161,17 +169,17 @@ class Trainer:
             self.step += 1
             self.ema.update(self.student, self.step)
             for k, v in parts.items():
-                sums[k] += float(v.detach())
+                sums[k] += v.detach().double()
         steps = max(self._steps(epoch), 1)
-        row.update({k: round(v / steps, 6) for k, v in sums.items()})
+        row.update({k: round(v.item() / steps, 6) for k, v in sums.items()})
         return row
 
     def _pseudo_labels(self) -> PseudoLabels:
         teacher, c = self.ema.model, self.cfg
         scores = Scores(
-            predict(teacher, self.data.subset(self.unl)),
+            predict(teacher, self.data, self.unl),
             self.priors,
-            predict(teacher, self.data.subset(self.lab)),
+            predict(teacher, self.data, self.lab),
             self.data.y[self.lab],
         )
         return make_pseudo_labels(c.pseudo(), scores, c.pos_fraction, c.neg_fraction)
@@ -195,21 +203,24 @@ class Trainer:
             return np.zeros(n, dtype=np.int64)
         return self.rng.integers(1, self.n_views, size=n)
 
+    def _on_device(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device, non_blocking=True)
+
     def _losses(self, lab_pos: np.ndarray, unl_pos: np.ndarray | None, pseudo: PseudoLabels | None) -> dict:
         idx = self.lab[lab_pos]
-        g, loc = self.data.view(idx, self._strong_views(len(idx)))
+        g, loc = self.data.batch(idx, self._strong_views(len(idx)))
         logits, ctx_logits = self.student(g, loc)
         y = self.data.y[idx]
-        loss_lab = self.loss(logits, torch.from_numpy(y))
-        loss_ctx = self.loss(ctx_logits, torch.from_numpy(context_targets(y, self.membership)))
-        loss_unl = torch.zeros(())
+        loss_lab = self.loss(logits, self._on_device(y))
+        loss_ctx = self.loss(ctx_logits, self._on_device(context_targets(y, self.membership)))
+        loss_unl = torch.zeros((), device=self.device)
         if unl_pos is not None and pseudo is not None and len(unl_pos):
             idx_u = self.unl[unl_pos]
-            g_u, loc_u = self.data.view(idx_u, self._strong_views(len(idx_u)))
+            g_u, loc_u = self.data.batch(idx_u, self._strong_views(len(idx_u)))
             logits_u, ctx_u = self.student(g_u, loc_u)
             targets = pseudo.targets[unl_pos]
-            loss_unl = self.loss(logits_u, torch.from_numpy(targets), torch.from_numpy(pseudo.mask[unl_pos]))
-            loss_ctx = loss_ctx + self.loss(ctx_u, torch.from_numpy(context_targets(targets, self.membership)))
+            loss_unl = self.loss(logits_u, self._on_device(targets), self._on_device(pseudo.mask[unl_pos]))
+            loss_ctx = loss_ctx + self.loss(ctx_u, self._on_device(context_targets(targets, self.membership)))
         total = loss_lab + self.cfg.unlabeled_weight * loss_unl + self.cfg.context_weight * loss_ctx
         return {"loss": total, "loss_labeled": loss_lab.detach(), "loss_unlabeled": loss_unl.detach(), "loss_context": loss_ctx.detach()}
 
