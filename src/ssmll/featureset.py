@@ -81,10 +81,11 @@ def map_batches(
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     feats: FeatureSet,
     rows: np.ndarray | None = None,
-    batch_size: int = INFERENCE_BATCH,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """``fn(global, local)`` on view 0, batch by batch over ``rows`` (all if None), as one (n, C) host array."""
     rows = np.arange(len(feats)) if rows is None else np.asarray(rows)
+    batch_size = batch_size or INFERENCE_BATCH
     out = [fn(*feats.batch(rows[s : s + batch_size])).cpu() for s in range(0, len(rows), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, feats.y.shape[1]), np.float32)
 
