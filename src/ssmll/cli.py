@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 import typer
 
 from ssmll.bundle import load_bundle
-from ssmll.console import env_default, user_errors
+from ssmll.console import DEVICE_OPTION, env_default, resolve_device, user_errors
 from ssmll.errors import UserError
 from ssmll.features import Runtime
 from ssmll.predictor import OUTPUT_FORMATS, decide, find_images, predict_images, write_predictions
@@ -52,9 +51,7 @@ def predict(
     workers: int = typer.Option(
         env_default("WORKERS", min(4, os.cpu_count() or 1)), min=0, help="Decoding worker processes [env SSMLL_WORKERS]."
     ),
-    device: str = typer.Option(
-        os.environ.get("SSMLL_DEVICE", ""), help="cpu, cuda, cuda:1 ... [env SSMLL_DEVICE; default: cuda if available]."
-    ),
+    device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Label images: per image its path, predicted labels and every class score.
@@ -64,11 +61,8 @@ def predict(
     """
     if output.suffix.lower() not in OUTPUT_FORMATS:
         raise UserError(f"--output {output} should end in one of {', '.join(OUTPUT_FORMATS)}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device} asked for, but CUDA is not available here; use --device cpu")
+    rt = Runtime(resolve_device(device), batch_size, workers, progress)
     bundle = load_bundle(model)
-    rt = Runtime(device, batch_size, workers, progress)
     preds = predict_images(bundle, find_images(inputs), rt, str(clip_weights) if clip_weights else None)
     for path, why in preds.skipped[:LISTED]:
         typer.echo(f"warning: skipped {path}: {why}", err=True)
