@@ -2,31 +2,40 @@
 
 Batch size, workers and device are runtime options (or SSMLL_BATCH_SIZE, SSMLL_WORKERS,
 SSMLL_DEVICE): they change speed, not the bytes written, so DVC does not track them.
+
+On several GPUs or nodes, run it under torchrun (``torchrun --nproc_per_node=4 -m
+stages.extract``), or have ``dvc repro`` do so: with SSMLL_EXTRACT_LAUNCHER set (e.g. to
+``torchrun --standalone --nproc_per_node=4``) the command re-runs itself under that
+launcher. Each process encodes its share of the shards; the bytes are those of one
+process. A crashed or killed run resumes from the shards it completed, which wait beside
+the output (``.features.staging/``) until the run succeeds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import replace
+import shlex
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from datetime import timedelta
 from pathlib import Path
 
-import torch
 import typer
 
-from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, env_default, read_config, user_errors
+from stages._cli import DEVICE_OPTION, PARAMS_OPTION, PREPARED_OPTION, app, env_default, read_config, resolve_device, user_errors
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
 from ssmll.encoding import ClipConfig, ExtractConfig, encoder_spec, write_encoding
 from ssmll.errors import UserError
-from ssmll.features import Runtime, write_image_features
-from ssmll.io import atomic_path
-from ssmll.prepared import read_classes, read_split
+from ssmll.extraction import Runtime
+from ssmll.prepared import SPLITS, read_classes, read_split
+from ssmll.staging import Group, Staging, encode_missing, extraction_key
 from ssmll.views import ViewMaker
 
 cli = app(__doc__)
 
-
-def _default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+LAUNCHER_ENV = "SSMLL_EXTRACT_LAUNCHER"
 
 
 @cli.command()
@@ -35,35 +44,69 @@ def main(
     params: Path = PARAMS_OPTION,
     prepared: Path = PREPARED_OPTION,
     out: Path = typer.Option(Path("data/features"), help="Output directory for the features."),
-    batch_size: int = typer.Option(env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch [env SSMLL_BATCH_SIZE]."),
+    batch_size: int = typer.Option(
+        env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch, in chunks of 32 [env SSMLL_BATCH_SIZE]."
+    ),
     workers: int = typer.Option(
         env_default("WORKERS", min(4, os.cpu_count() or 1)), min=0, help="Decoding worker processes [env SSMLL_WORKERS]."
     ),
-    device: str = typer.Option(os.environ.get("SSMLL_DEVICE", ""), help="cpu, cuda, cuda:1 ... [env SSMLL_DEVICE; default: cuda if available]."),
+    device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Write image features per split (fp16 Parquet shards) and class text features."""
     clip_cfg = read_config(params, "clip", ClipConfig)
     ext = read_config(params, "extract", ExtractConfig)
-    rt = Runtime(device or _default_device(), batch_size, workers, progress)
-    if rt.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {rt.device} asked for, but CUDA is not available here; use --device cpu")
     classes, prompt_names = read_classes(prepared)
-    tables = {split: read_split(prepared, split) for split in ("train", "test")}
+    tables = {split: read_split(prepared, split) for split in SPLITS}
+    with _process_group() as group:
+        local_rank = int(os.environ["LOCAL_RANK"]) if group.world > 1 else None
+        rt = Runtime(resolve_device(device, local_rank), batch_size, workers, progress and group.rank == 0)
+        clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed, device=rt.device)
+        encoder = DenseImageEncoder(clip.model.visual, ext.grid).eval()
+        views = {"train": ViewMaker(clip.preprocess_cfg, ext), "test": ViewMaker(clip.preprocess_cfg, replace(ext, views=1))}
+        text = encode_prompts(clip, prompt_names, list(ext.templates), rt.device).numpy()
+        params_key = {"clip": asdict(clip_cfg), "extract": asdict(ext)}
+        staging = Staging(out, extraction_key(params_key, [prepared / f"{s}.parquet" for s in SPLITS], clip.model, rt.device))
+        spec = encoder_spec(clip_cfg, ext, clip, encoder)
+        try:
+            total, resumed = encode_missing(tables, views, encoder, rt, staging, group)
+            if group.rank == 0:
+                write_encoding(staging.dir, spec, classes, prompt_names, text)
+                staging.publish()
+        except UserError:
+            staging.discard()
+            raise
+    if group.rank == 0:
+        procs = f" x {group.world} processes" if group.world > 1 else ""
+        typer.echo(
+            f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_cfg.model} on {rt.device}{procs}"
+            f" ({total} shards, {resumed} resumed)"
+        )
 
-    clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed, device=rt.device)
-    encoder = DenseImageEncoder(clip.model.visual, ext.grid).eval()
-    weak_only = ViewMaker(clip.preprocess_cfg, replace(ext, views=1))
-    all_views = ViewMaker(clip.preprocess_cfg, ext)
-    text = encode_prompts(clip, prompt_names, list(ext.templates), rt.device).numpy()
-    spec = encoder_spec(clip_cfg, ext, clip, encoder)
-    with atomic_path(out, is_dir=True) as tmp:
-        write_encoding(tmp, spec, classes, prompt_names, text)
-        for split, table in tables.items():
-            views = all_views if split == "train" else weak_only
-            write_image_features(table, encoder, views, rt, tmp / split, desc=f"extract {split}")
-    typer.echo(f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_cfg.model} on {rt.device}")
+
+@contextlib.contextmanager
+def _process_group() -> Iterator[Group]:
+    """The processes torchrun started (a CPU barrier is all they share), or a group of one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        yield Group()
+        return
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", timeout=timedelta(hours=2))
+    try:
+        yield Group(dist.get_rank(), world, dist.barrier)
+    finally:
+        dist.destroy_process_group()
+
+
+def relaunch_under(launcher: str) -> None:
+    """Replace this process by ``launcher -m stages.extract ARGS``, unless torchrun started it."""
+    if launcher and "LOCAL_RANK" not in os.environ:
+        cmd = [*shlex.split(launcher), "-m", "stages.extract", *sys.argv[1:]]
+        os.execvp(cmd[0], cmd)
 
 
 if __name__ == "__main__":
+    relaunch_under(os.environ.get(LAUNCHER_ENV, ""))
     cli()

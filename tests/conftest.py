@@ -16,7 +16,7 @@ import pytest
 from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
 from ssmll.datasets.digits import DigitScenesConfig, build
 from ssmll.encoding import ClipConfig, ExtractConfig, encoder_spec, write_encoding
-from ssmll.features import Runtime, write_image_features
+from ssmll.extraction import Runtime, write_image_features
 from ssmll.prepared import PreparedDataset, write_prepared
 from ssmll.views import ViewConfig, ViewMaker
 

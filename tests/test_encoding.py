@@ -19,7 +19,8 @@ from ssmll.encoding import (
 )
 from ssmll.errors import UserError
 from ssmll.predictor import build_encoder
-from ssmll.features import Runtime, encode_table, read_image_features
+from ssmll.extraction import Runtime, encode_table
+from ssmll.features import read_image_features
 
 from tiny_params import TEMPLATES, TINY
 

@@ -11,7 +11,8 @@ import pytest
 import ssmll.features
 from ssmll.clip import DenseImageEncoder
 from ssmll.errors import UserError
-from ssmll.features import Runtime, encode_table, read_image_features, write_image_features
+from ssmll.extraction import Runtime, encode_table, write_image_features
+from ssmll.features import read_image_features
 from ssmll.prepared import make_table
 from ssmll.views import ViewConfig, ViewMaker
 

@@ -48,9 +48,9 @@ def copy_checkout(dest: Path) -> Path:
     return dest
 
 
-def run(cwd: Path, *cmd: str) -> str:
-    """Run ``cmd`` in ``cwd``; its output, after asserting it succeeded."""
-    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+def run(cwd: Path, *cmd: str, env: dict[str, str] | None = None) -> str:
+    """Run ``cmd`` in ``cwd`` (with ``env`` added to the environment); its output, after asserting it succeeded."""
+    proc = subprocess.run(cmd, cwd=cwd, env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
 
@@ -106,6 +106,17 @@ def test_map_matches_sklearn_on_the_written_predictions(repro, variant):
 def test_second_repro_has_nothing_to_do(repro):
     repo, _ = repro
     assert stages_run(run(repo, "dvc", "repro")) == set()
+    assert "up to date" in run(repo, "dvc", "status")
+
+
+def test_extract_under_torchrun_from_dvc_repro_writes_the_same_features(repro):
+    """SSMLL_EXTRACT_LAUNCHER makes dvc.yaml's extract command run under torchrun (2 processes, gloo): same bytes."""
+    repo, _ = repro
+    lock = (repo / "dvc.lock").read_text()
+    launcher = f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node=2"
+    output = run(repo, "dvc", "repro", "--force", "--single-item", "extract", env={"SSMLL_EXTRACT_LAUNCHER": launcher})
+    assert "x 2 processes" in output
+    assert (repo / "dvc.lock").read_text() == lock
     assert "up to date" in run(repo, "dvc", "status")
 
 

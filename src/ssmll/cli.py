@@ -15,7 +15,7 @@ import typer
 from ssmll.bundle import load_bundle
 from ssmll.console import DEVICE_OPTION, env_default, resolve_device, user_errors
 from ssmll.errors import UserError
-from ssmll.features import Runtime
+from ssmll.extraction import Runtime
 from ssmll.predictor import OUTPUT_FORMATS, decide, find_images, predict_images, write_predictions
 from ssmll.prepared import export_images
 

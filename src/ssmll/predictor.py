@@ -3,7 +3,7 @@
 The encoder is rebuilt from the record that extract wrote (:class:`EncoderSpec`): the
 same CLIP weights (a checkpoint is checked by its sha256), preprocessing, grid and
 local-token path; images go through the same plain view and the same batched encoding
-(:func:`ssmll.features.encode_table`) and are scored by the same inference
+(:func:`ssmll.extraction.encode_table`) and are scored by the same inference
 (:func:`ssmll.featureset.predict`) as in evaluate. Inputs are image files, folders
 (searched recursively for files Pillow can open) and manifests (CSV, JSON Lines or
 Parquet with a ``path`` column, relative to the manifest's folder, as prepare reads them).
@@ -31,7 +31,7 @@ from ssmll.datasets.manifest import FORMATS as MANIFEST_FORMATS
 from ssmll.datasets.manifest import read_rows
 from ssmll.encoding import EncoderSpec, sha256
 from ssmll.errors import UserError
-from ssmll.features import Runtime, encode_table
+from ssmll.extraction import Runtime, encode_table
 from ssmll.featureset import FeatureSet, predict
 from ssmll.images import image_problem
 from ssmll.io import PARQUET_OPTIONS, atomic_path, json_values
