@@ -106,7 +106,6 @@ def main(
     summary = {
         "variant": variant.value,
         "epochs": cfg.epochs,
-        "train_seconds": round(seconds, 1),
         "final_loss": final["loss"],
         "labeled_mAP": round(mean_ap(ws.train.y[lab], predict(result.model, ws.train, lab)), 4),
         "selected_on_test": cfg.select_on_test,
@@ -115,6 +114,7 @@ def main(
     }
     write_json(summary, metrics_dir / f"train{suffix}.json")
     write_text(_curves_csv(result.history), metrics_dir / "plots" / f"train_curves{suffix}.csv")
+    typer.echo(f"trained {variant.value} in {seconds:.0f} s: labeled mAP {summary['labeled_mAP']:.2f}")
 
 
 def _log_loaded(train: FeatureSet, test: FeatureSet, device: str, seconds: float) -> None:

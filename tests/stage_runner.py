@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import shlex
+import shutil
 from pathlib import Path
+
+import pytest
 
 import typer
 import yaml
@@ -73,3 +76,19 @@ def run_as_dvc_would(name: str) -> Result:
     cmd = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][name]["cmd"])
     module = cmd[cmd.index("-m") + 1]
     return invoke(importlib.import_module(module).cli, *cmd[cmd.index("-m") + 2 :])
+
+
+def run_through(root: Path, prepared: Path, features: Path, *last: str) -> Path:
+    """In ``root``, with copies of ``prepared`` and ``features``, run the stages up to each of ``last``
+    (and all they need) as dvc.yaml says; ``root``."""
+    shutil.copytree(prepared, root / "data" / "prepared")
+    shutil.copytree(features, root / "data" / "features")
+    done = {"prepare", "extract"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        for target in last:
+            for name in [*upstream(target, have=done), target]:
+                result = run_as_dvc_would(name)
+                assert result.exit_code == 0, f"{name}: {result.output}"
+                done.add(name)
+    return root

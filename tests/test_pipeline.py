@@ -1,17 +1,13 @@
 """End to end: ``dvc repro`` and ``dvc exp run`` on a copy of this checkout with the tiny sizes.
 
-The copy holds what a fresh clone of the committed working tree would: git's tracked and
-untracked-but-not-ignored files, as they are now. Only the size keys (``tiny_overrides()``:
-images, views, grid, epochs) differ from the repository's params.yaml, so every stage runs
-as a user's ``dvc repro`` would.
+The copy holds what a fresh clone of the working tree would (``checkout.copy_checkout``).
+Only the size keys (``tiny_overrides()``: images, views, grid, epochs) differ from the
+repository's params.yaml, so every stage runs as a user's ``dvc repro`` would.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,44 +15,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from sklearn.metrics import average_precision_score
 
-from tiny_params import REPO, TINY, repo_params, tiny_overrides
+from checkout import ENV, copy_checkout, run, stages_run
+from tiny_params import TINY, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
 VARIANTS = ("zeroshot", "linear_probe")
-ENV = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-
-
-def copy_checkout(dest: Path) -> Path:
-    """This checkout's files as a fresh clone of them would have them, committed in a new git repo."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    (dest / "params.yaml").write_text(yaml.safe_dump(repo_params(), sort_keys=False))
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "copy"], cwd=dest, check=True)
-    return dest
-
-
-def run(cwd: Path, *cmd: str, env: dict[str, str] | None = None) -> str:
-    """Run ``cmd`` in ``cwd`` (with ``env`` added to the environment); its output, after asserting it succeeded."""
-    proc = subprocess.run(cmd, cwd=cwd, env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
-
-
-def stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def eval_metrics(repo: Path) -> dict:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ssmll.bundle import load_bundle
 from ssmll.cli import app
 from ssmll.predictor import decide, find_images
-from stage_runner import run_as_dvc_would, snapshot, upstream
+from stage_runner import run_through, snapshot
 
 from tiny_params import REPO, write_params
 
@@ -33,14 +33,9 @@ def ssmll(*args: str):
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, tiny) -> Path:
     """A working directory after evaluate, with the first test scenes exported as PNG files."""
-    root = write_params(tmp_path_factory.mktemp("predict"), FAST)
-    shutil.copytree(tiny.prepared, root / "data" / "prepared")
-    shutil.copytree(tiny.features, root / "data" / "features")
+    root = run_through(write_params(tmp_path_factory.mktemp("predict"), FAST), tiny.prepared, tiny.features, "evaluate")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
-        for name in [*upstream("evaluate", have={"prepare", "extract"}), "evaluate"]:
-            result = run_as_dvc_would(name)
-            assert result.exit_code == 0, f"{name}: {result.output}"
         result = ssmll("export-images", "scenes", "--limit", str(N))
         assert result.exit_code == 0, result.output
     return root

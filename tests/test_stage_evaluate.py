@@ -16,7 +16,7 @@ from ssmll.encoding import read_text_features
 from ssmll.features import read_image_features
 from ssmll.metrics import mean_ap
 from ssmll.prepared import multihot
-from stage_runner import assert_fails_cleanly, run_as_dvc_would, upstream
+from stage_runner import assert_fails_cleanly, run_through
 from stages.evaluate import cli
 
 from tiny_params import REPO, TINY, write_params
@@ -28,14 +28,7 @@ VARIANTS = ("zeroshot", "linear_probe")
 def evaluated(tmp_path_factory, tiny):
     """A working directory after evaluate, its inputs made by the tiny session and the stages before it."""
     root = write_params(tmp_path_factory.mktemp("evaluate"), {"split.lb_ratio": 0.5})
-    shutil.copytree(tiny.prepared, root / "data" / "prepared")
-    shutil.copytree(tiny.features, root / "data" / "features")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        for name in [*upstream("evaluate", have={"prepare", "extract"}), "evaluate"]:
-            result = run_as_dvc_would(name)
-            assert result.exit_code == 0, f"{name}: {result.output}"
-    return root
+    return run_through(root, tiny.prepared, tiny.features, "evaluate")
 
 
 def test_metrics_hold_map_cf1_and_of1_per_variant(evaluated):

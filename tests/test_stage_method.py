@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ssmll.bundle import load_bundle
-from stage_runner import assert_fails_cleanly, invoke, run_as_dvc_would, upstream
+from stage_runner import assert_fails_cleanly, invoke, run_through
 from stages.contexts import cli as contexts_cli
 from stages.pseudolabel import cli as pseudolabel_cli
 from stages.split import cli as split_cli
@@ -25,23 +25,11 @@ from tiny_params import write_params
 FAST = {"split.lb_ratio": 0.5, "train.epochs": 3, "train.warmup_epochs": 1, "train.batch_size": 16}
 
 
-def run_through(root, last: str) -> None:
-    for name in [*upstream(last, have={"prepare", "extract"}), last]:
-        result = run_as_dvc_would(name)
-        assert result.exit_code == 0, f"{name}: {result.output}"
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny):
     """A working directory after pseudolabel (so after contexts, train and train_supervised)."""
     root = write_params(tmp_path_factory.mktemp("method"), FAST)
-    shutil.copytree(tiny.prepared, root / "data" / "prepared")
-    shutil.copytree(tiny.features, root / "data" / "features")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        run_through(root, "pseudolabel")
-        run_through(root, "train_supervised")
-    return root
+    return run_through(root, tiny.prepared, tiny.features, "pseudolabel", "train_supervised")
 
 
 def test_contexts_write_assignment_heat_map_and_summary(trained):

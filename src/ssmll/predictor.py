@@ -107,12 +107,12 @@ def predict_images(bundle: Bundle, paths: list[str], rt: Runtime, weights: str |
     if not readable:
         raise UserError(f"none of the {len(paths)} images can be read (first: {skipped[0][0]}: {skipped[0][1]})")
     encoder, view = build_encoder(bundle.encoder, rt.device, weights)
+    model = bundle.model.to(rt.device)
     table = pa.table({"image_id": readable, "path": readable, "image": pa.nulls(len(readable), pa.binary())})
-    blank = np.zeros((0, len(bundle.classes)), dtype=np.float32)
-    scores = [blank]
+    scores = [np.zeros((0, len(bundle.classes)), dtype=np.float32)]
     for g, loc in encode_table(table, encoder, view, rt, desc="predict"):
-        feats = FeatureSet.from_arrays(g, loc, np.zeros((len(g), len(bundle.classes)), dtype=np.float32))
-        scores.append(predict(bundle.model, feats))
+        no_labels = np.zeros((len(g), len(bundle.classes)), dtype=np.float32)
+        scores.append(predict(model, FeatureSet.from_arrays(g, loc, no_labels, device=rt.device)))
     return Predictions(readable, np.concatenate(scores), skipped)
 
 
