@@ -70,7 +70,25 @@ def test_context_targets_mark_contexts_with_any_present_class():
     y = np.zeros((3, 10), dtype=np.float32)
     y[0, [1, 2]] = 1
     y[1, [5, 8]] = 1
-    np.testing.assert_array_equal(context_targets(y, membership), [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
+    targets, mask = context_targets(y, membership)
+    np.testing.assert_array_equal(targets, [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
+    assert mask.all()  # true labels: every context is known
+
+
+def test_context_targets_of_pseudo_labels_follow_their_mask():
+    """A context is present when a kept pseudo-positive says so, absent only when all its classes are kept negatives."""
+    membership = np.zeros((10, 3), dtype=np.float32)
+    for j, g in enumerate(GROUPS):
+        membership[g, j] = 1
+    targets = np.zeros((2, 10), dtype=np.float32)
+    targets[0, 1] = 1  # a kept positive of context 0
+    targets[1, 4] = 1  # a positive of context 1 that the mask leaves out
+    mask = np.ones((2, 10), dtype=np.float32)
+    mask[1, 4] = 0
+    mask[:, 9] = 0  # one class of context 2 is uncertain in both images
+    ctx, ctx_mask = context_targets(targets, membership, mask)
+    np.testing.assert_array_equal(ctx, [[1, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(ctx_mask, [[1, 1, 0], [1, 0, 0]])
 
 
 def test_agreement_is_below_one_for_a_different_partition():

@@ -1,5 +1,6 @@
-"""Training on in-memory features: determinism, batch mix, phases, learning, selection."""
+"""Training on in-memory features: determinism, batch mix, loss weighting, phases, learning, selection."""
 
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,9 @@ import ssmll.featureset
 from ssmll.errors import UserError
 from ssmll.featureset import FeatureSet, predict
 from ssmll.metrics import mean_ap
+from ssmll.losses import AsymmetricLoss
 from ssmll.model import ModelConfig
+from ssmll.pseudo import PseudoLabels
 from ssmll.trainer import TrainConfig, Trainer
 
 C, D, T, V = 4, 16, 4, 3
@@ -50,6 +53,29 @@ def test_batches_mix_labeled_and_unlabeled_in_the_labeled_ratio():
     assert t._split_batch() == (5, 27)  # 32 * 40 / 240 = 5.3
     assert t._steps(0) == 2  # warm-up: the labeled part only
     assert t._steps(1) == 8  # semi: 200 unlabeled / 27 per batch
+
+
+@pytest.mark.parametrize("n_labeled", [12, 40, 120])
+def test_a_pseudo_labeled_image_weighs_what_a_labeled_one_does_at_any_ratio(n_labeled):
+    """CAP's weighting: the loss is the sum of per-image losses over the batch / batch size, both parts alike."""
+    data, text = synthetic(240, 0)
+    one_view = FeatureSet.from_arrays(data.global_[:, :1].numpy(), data.local[:, :1].numpy(), data.y)
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:n_labeled] = True
+    cfg = TrainConfig(epochs=2, warmup_epochs=1, batch_size=32, context_weight=0.0, unlabeled_weight=1.0)
+    t = Trainer(one_view, labeled, text, MEMBERSHIP, data.y[:n_labeled].mean(0), ModelConfig(), cfg)
+    n_lab, n_unl = t._split_batch()
+    lab_pos, unl_pos = np.arange(n_lab), np.arange(n_unl)
+    truth = PseudoLabels(data.y[t.unl].copy(), np.ones_like(data.y[t.unl]))  # pseudo-labels that equal the truth
+    total = t._losses(lab_pos, unl_pos, truth)["loss"]
+    rows = np.concatenate([t.lab[lab_pos], t.unl[unl_pos]])
+    logits, _ = t.student(*one_view.batch(rows))
+    per_image = AsymmetricLoss()(logits, torch.from_numpy(data.y[rows]))
+    assert torch.allclose(total, per_image.sum() / 32, atol=1e-6)
+    half = dataclasses.replace(cfg, unlabeled_weight=0.5)
+    t.cfg = half
+    expected = (per_image[:n_lab].sum() + 0.5 * per_image[n_lab:].sum()) / 32
+    assert torch.allclose(t._losses(lab_pos, unl_pos, truth)["loss"], expected, atol=1e-6)
 
 
 def test_phases_and_pseudo_label_quality_are_recorded():

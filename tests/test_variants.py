@@ -49,7 +49,7 @@ def test_the_method_uses_every_train_param():
     assert train_params("method") == [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-CHANGES = {"unlabeled_weight": 1.0, "context_weight": 0.5, "threshold": "fixed", "pos_fraction": 1.0, "neg_fraction": 0.2}
+CHANGES = {"unlabeled_weight": 0.5, "context_weight": 0.5, "threshold": "fixed", "pos_fraction": 0.5, "neg_fraction": 0.2}
 
 
 def test_the_labeled_only_baseline_learns_the_same_whatever_the_params_it_ignores():

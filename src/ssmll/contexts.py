@@ -107,9 +107,18 @@ def _canonical(labels: np.ndarray) -> np.ndarray:
     return np.array([order[lab] for lab in labels], dtype=np.int64)
 
 
-def context_targets(y: np.ndarray, membership: np.ndarray) -> np.ndarray:
-    """(N, K) multi-hot: context j is present if any of its classes is labeled present."""
-    return (y @ membership > 0).astype(np.float32)
+def context_targets(y: np.ndarray, membership: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) multi-hot context targets and their (N, K) loss mask, from (N, C) labels.
+
+    Context j is present if any of its classes is a kept positive, absent if all of its
+    classes are kept negatives, and unknown (masked out) otherwise. Without ``mask``
+    (true labels) every entry is kept; with a pseudo-label mask, a context whose classes
+    are all masked is not called absent.
+    """
+    kept = np.ones_like(y) if mask is None else mask
+    present = (y * kept) @ membership > 0
+    absent = ((1 - y) * kept) @ membership >= membership.sum(0)
+    return present.astype(np.float32), (present | absent).astype(np.float32)
 
 
 def agreement_with_groups(assignment: np.ndarray, groups: list[list[int]]) -> float:

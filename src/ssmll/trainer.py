@@ -4,9 +4,13 @@ Warm-up epochs learn from labeled images only. Each semi-supervised epoch then s
 with the EMA teacher scoring the unlabeled images' plain view (view 0); a threshold rule
 turns those scores into pseudo-labels. The student learns on strong views (a random
 cached view >= 1) from labels and pseudo-labels, plus ``context_weight`` times the
-context loss whose targets come from the labels or pseudo-labels. Batches mix labeled
-and unlabeled images in the labeled ratio. The hidden labels of the unlabeled part are
-used only to report how good the pseudo-labels are, never to train.
+context loss whose targets come from the labels or (masked like them) the pseudo-labels.
+Batches mix labeled and unlabeled images in the labeled ratio. The hidden labels of the
+unlabeled part are used only to report how good the pseudo-labels are, never to train.
+
+Every loss is a sum over images divided by the batch size, as in CAP: a pseudo-labeled
+image weighs what a labeled one does (times ``unlabeled_weight``), whatever the labeled
+ratio, and its context targets weigh the same.
 
 The student and its EMA teacher live on the feature set's device (a GPU when there is
 one); batches are gathered there, so a step copies nothing but row indices to it.
@@ -46,13 +50,14 @@ class TrainConfig:
     gamma_neg: float = 4.0
     gamma_pos: float = 0.0
     clip: float = 0.05
-    unlabeled_weight: float = 0.25
+    focal_grad: bool = False
+    unlabeled_weight: float = 1.0
     context_weight: float = 1.0
     threshold: str = "cap"
     fixed_threshold: float = 0.5
     mat_beta: float = 1.0
-    pos_fraction: float = 0.5
-    neg_fraction: float = 0.5
+    pos_fraction: float = 1.0
+    neg_fraction: float = 1.0
     seed: int = 0
     select_on_test: bool = False
 
@@ -207,21 +212,26 @@ class Trainer:
         return torch.from_numpy(array).to(self.device, non_blocking=True)
 
     def _losses(self, lab_pos: np.ndarray, unl_pos: np.ndarray | None, pseudo: PseudoLabels | None) -> dict:
+        """Each part's per-image losses summed and divided by the batch size (CAP's weighting)."""
         idx = self.lab[lab_pos]
+        per_image = self.cfg.batch_size
         g, loc = self.data.batch(idx, self._strong_views(len(idx)))
         logits, ctx_logits = self.student(g, loc)
         y = self.data.y[idx]
-        loss_lab = self.loss(logits, self._on_device(y))
-        loss_ctx = self.loss(ctx_logits, self._on_device(context_targets(y, self.membership)))
+        loss_lab = self.loss(logits, self._on_device(y)).sum() / per_image
+        ctx_y, _ = context_targets(y, self.membership)
+        loss_ctx = self.loss(ctx_logits, self._on_device(ctx_y)).sum() / per_image
         loss_unl = torch.zeros((), device=self.device)
+        w = self.cfg.unlabeled_weight
         if unl_pos is not None and pseudo is not None and len(unl_pos):
             idx_u = self.unl[unl_pos]
             g_u, loc_u = self.data.batch(idx_u, self._strong_views(len(idx_u)))
             logits_u, ctx_u = self.student(g_u, loc_u)
-            targets = pseudo.targets[unl_pos]
-            loss_unl = self.loss(logits_u, self._on_device(targets), self._on_device(pseudo.mask[unl_pos]))
-            loss_ctx = loss_ctx + self.loss(ctx_u, self._on_device(context_targets(targets, self.membership)))
-        total = loss_lab + self.cfg.unlabeled_weight * loss_unl + self.cfg.context_weight * loss_ctx
+            targets, mask = pseudo.targets[unl_pos], pseudo.mask[unl_pos]
+            loss_unl = self.loss(logits_u, self._on_device(targets), self._on_device(mask)).sum() / per_image
+            ctx_t, ctx_mask = context_targets(targets, self.membership, mask)
+            loss_ctx = loss_ctx + w * self.loss(ctx_u, self._on_device(ctx_t), self._on_device(ctx_mask)).sum() / per_image
+        total = loss_lab + w * loss_unl + self.cfg.context_weight * loss_ctx
         return {"loss": total, "loss_labeled": loss_lab.detach(), "loss_unlabeled": loss_unl.detach(), "loss_context": loss_ctx.detach()}
 
 
