@@ -6,6 +6,7 @@ import open_clip
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms as T
 
 from ssmll.errors import UserError
 from ssmll.images import open_rgb
@@ -53,8 +54,22 @@ def test_making_views_leaves_the_global_rng_alone(maker, image):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_view_zero_is_open_clips_eval_transform(maker, image):
-    _, _, preprocess_val = open_clip.create_model_and_transforms("ViT-S-32")
+def test_view_zero_is_the_whole_image_resized_as_cap_does(maker, tiny_clip):
+    """A wide image keeps its sides in view 0 (no centre crop), as in every training view."""
+    wide = Image.new("RGB", (300, 100), (0, 0, 255))
+    wide.paste((255, 0, 0), (0, 0, 30, 100))  # a red strip along the left edge
+    view = maker(wide, "a")[0]
+    mean, std = (torch.tensor(tiny_clip.preprocess_cfg[k])[:, None] for k in ("mean", "std"))
+    left, right = view[:, :, 0].mean(-1, keepdim=True) * std + mean, view[:, :, -1].mean(-1, keepdim=True) * std + mean
+    assert left[0] > 0.9 and left[2] < 0.1  # red: the edge a centre crop of the shortest side would drop
+    assert right[2] > 0.9 and right[0] < 0.1
+    size = tiny_clip.preprocess_cfg["size"]
+    expected = T.Compose([T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize(mean[:, 0], std[:, 0])])
+    assert torch.equal(view, expected(wide))
+
+
+def test_view_zero_of_a_square_image_is_open_clips_eval_transform(maker, image):
+    preprocess_val = open_clip.create_model_and_transforms("ViT-S-32")[2]
     assert torch.equal(maker(image, "a")[0], preprocess_val(image))
 
 

@@ -1,9 +1,12 @@
 """Augmented views of an image, each a pure function of (seed, image id, view index).
 
-View 0 is CLIP's own eval transform (resize + centre crop, the "weak" view); views
-1..V-1 are random resized crops, optional flips and colour jitter (the "strong"
-views). Seeding per image and view makes the cached views independent of batch size,
-worker count and order.
+View 0 (the "weak" view: pseudo-labels, evaluation, the linear probe, ``ssmll predict``)
+is the whole image resized to CLIP's input size, as CAP resizes its images, with CLIP's
+normalisation; views 1..V-1 are random resized crops of the same whole image, optional
+flips and colour jitter (the "strong" views). So the plain view and the training views
+frame an image alike: a centre crop would drop the sides of a 4:3 photo that every
+training view still shows. Seeding per image and view makes the cached views
+independent of batch size, worker count and order.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from open_clip.transform import image_transform
 from PIL import Image
 from torchvision import transforms as T
 
@@ -46,17 +48,17 @@ class ViewMaker:
         self.cfg = cfg
         size = preprocess_cfg["size"]
         size = size if isinstance(size, int) else tuple(size)
-        common = {k: preprocess_cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in preprocess_cfg}
-        self.weak = image_transform(size, is_train=False, **common)
-        interp = T.InterpolationMode.BICUBIC if common.get("interpolation") == "bicubic" else T.InterpolationMode.BILINEAR
+        size = (size, size) if isinstance(size, int) else size
+        interp = T.InterpolationMode.BICUBIC if preprocess_cfg.get("interpolation") == "bicubic" else T.InterpolationMode.BILINEAR
+        to_tensor = [T.ToTensor(), T.Normalize(preprocess_cfg["mean"], preprocess_cfg["std"])]
+        self.weak = T.Compose([T.Resize(size, interpolation=interp), *to_tensor])
         j = cfg.jitter
         self.strong = T.Compose(
             [
                 T.RandomResizedCrop(size, scale=tuple(cfg.crop_scale), interpolation=interp),
                 T.RandomHorizontalFlip(cfg.hflip),
                 T.ColorJitter(j, j, j, min(j / 4, 0.5)),
-                T.ToTensor(),
-                T.Normalize(common["mean"], common["std"]),
+                *to_tensor,
             ]
         )
 
