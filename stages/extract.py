@@ -62,7 +62,7 @@ def main(
         local_rank = int(os.environ["LOCAL_RANK"]) if group.world > 1 else None
         rt = Runtime(resolve_device(device, local_rank), batch_size, workers, progress and group.rank == 0)
         clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed, device=rt.device)
-        encoder = DenseImageEncoder(clip.model.visual, ext.grid).eval()
+        encoder = DenseImageEncoder(clip.model.visual, ext.grid, ext.vit_local).eval()
         views = {"train": ViewMaker(clip.preprocess_cfg, ext), "test": ViewMaker(clip.preprocess_cfg, replace(ext, views=1))}
         text = encode_prompts(clip, prompt_names, list(ext.templates), rt.device).numpy()
         params_key = {"clip": asdict(clip_cfg), "extract": asdict(ext)}

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssmll.clip import DenseImageEncoder, cached_weights, encode_prompts, load_clip
+from ssmll.clip import DenseImageEncoder, cached_weights, encode_prompts, load_clip, vit_local_path
 from ssmll.errors import UserError
 
 #: A tag with downloadable weights; the tests need it to be absent from the local caches.
@@ -122,6 +122,32 @@ def test_vit_dense_encoder_matches_open_clip(tiny_clip):
         torch.testing.assert_close(pooled, F.normalize(tiny_clip.model.encode_image(x), dim=-1))
         torch.testing.assert_close(local, _vit_tokens_reference(tiny_clip.model.visual, x, 2))
     assert local.shape == (2, 4, tiny_clip.dim)
+
+
+def _value_path_reference(visual, x, grid):
+    """MaskCLIP's dense features: the last block's value embedding, output projection, final norm, projection."""
+    h = visual._embeds(x)
+    for block in visual.transformer.resblocks[:-1]:
+        h = block(h)
+    last = visual.transformer.resblocks[-1]
+    q, k, v = F.linear(last.ln_1(h), last.attn.in_proj_weight, last.attn.in_proj_bias).chunk(3, dim=-1)
+    tokens = visual.ln_post(last.attn.out_proj(v))[:, 1:] @ visual.proj
+    side = int(tokens.shape[1] ** 0.5)
+    fmap = tokens.transpose(1, 2).reshape(len(x), -1, side, side)
+    return F.normalize(F.adaptive_avg_pool2d(fmap, grid).flatten(2).transpose(1, 2), dim=-1)
+
+
+def test_vit_value_path_is_maskclips_and_keeps_the_global_embedding(tiny_clip):
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    block, value = (DenseImageEncoder(tiny_clip.model.visual, grid=2, vit_local=p) for p in ("block", "value"))
+    with torch.inference_mode():
+        (g_block, l_block), (g_value, l_value) = block(x), value(x)
+        torch.testing.assert_close(l_value, _value_path_reference(tiny_clip.model.visual, x, 2))
+    assert torch.equal(g_block, g_value)
+    assert not torch.allclose(l_block, l_value)
+    assert vit_local_path(value.local_tokens) == "value" and vit_local_path(block.local_tokens) == "block"
+    with pytest.raises(UserError, match="extract.vit_local"):
+        DenseImageEncoder(tiny_clip.model.visual, grid=2, vit_local="keys")
 
 
 def test_resnet_dense_encoder_global_matches_open_clip():

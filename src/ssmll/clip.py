@@ -145,27 +145,47 @@ def _embed_dim(model: torch.nn.Module) -> int:
     return int(model.visual.output_dim)
 
 
+#: The ViT local-token paths ``extract.vit_local`` names, and how the encoder record describes each.
+VIT_LOCAL = {
+    "block": "vit: patch tokens through the final norm and projection",
+    "value": "vit: the last block's value path (MaskCLIP), through the final norm and projection",
+}
+RESNET_LOCAL = "resnet: the attention pool's value path at every position"
+
+
+def vit_local_path(local_tokens: str) -> str:
+    """The ``extract.vit_local`` value of an encoder record's ``local_tokens`` (ResNet: ``block``, unused)."""
+    return next((name for name, text in VIT_LOCAL.items() if text == local_tokens), "block")
+
+
 class DenseImageEncoder(torch.nn.Module):
     """CLIP image tower returning the global embedding and local embeddings on a grid.
 
-    ViT: patch tokens through the final norm and the projection. ModifiedResNet: the
-    attention pool's value path (value then output projection) at every position.
-    Both are pooled to ``grid x grid`` positions and L2-normalised. ``local_tokens`` names
+    ViT: the patch tokens, through the final norm and the projection, either as the last
+    block outputs them (``vit_local="block"``: its query-key attention and MLP) or along
+    the last block's value path alone (``"value"``: value then output projection, no
+    query-key mixing, no residual or MLP, as MaskCLIP takes dense features).
+    ModifiedResNet: the attention pool's value path (value then output projection) at
+    every position, as DualCoOp does. Both are pooled to ``grid x grid`` positions and
+    L2-normalised. The global embedding is CLIP's own either way. ``local_tokens`` names
     the path taken, for the records that must rebuild this encoder.
     """
 
-    def __init__(self, visual: torch.nn.Module, grid: int):
+    def __init__(self, visual: torch.nn.Module, grid: int, vit_local: str = "block"):
         super().__init__()
         self.visual = visual
         self.grid = grid
+        if vit_local not in VIT_LOCAL:
+            raise UserError(f"extract.vit_local={vit_local!r}; choose one of {', '.join(VIT_LOCAL)}")
+        self.vit_local = vit_local
         if isinstance(visual, open_clip.transformer.VisionTransformer):
             if visual.attn_pool is not None:
                 raise UserError("CLIP towers with attentional pooling (CoCa) are not supported for dense features")
             self._dense = self._vit
-            self.local_tokens = "vit: patch tokens through the final norm and projection"
+            self.local_tokens = VIT_LOCAL[vit_local]
         elif isinstance(visual, open_clip.modified_resnet.ModifiedResNet):
             self._dense = self._resnet
-            self.local_tokens = "resnet: the attention pool's value path at every position"
+            self.local_tokens = RESNET_LOCAL
         else:
             raise UserError(f"dense features need a ViT or ModifiedResNet image tower, not {type(visual).__name__}")
 
@@ -176,8 +196,18 @@ class DenseImageEncoder(torch.nn.Module):
 
     def _vit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v = self.visual
-        tokens = v.transformer(v._embeds(x))
-        pooled, patches = v._pool(tokens)
+        *early, last = v.transformer.resblocks
+        h = v._embeds(x)
+        if not v.transformer.batch_first:
+            h = h.transpose(0, 1)
+        for block in early:
+            h = block(h)
+        out = last(h)
+        if not v.transformer.batch_first:
+            h, out = h.transpose(0, 1), out.transpose(0, 1)
+        pooled, patches = v._pool(out)
+        if self.vit_local == "value":
+            _, patches = v._pool(_value_path(last, h))
         if v.proj is not None:
             pooled, patches = pooled @ v.proj, patches @ v.proj
         side = int(round(patches.shape[1] ** 0.5))
@@ -197,6 +227,16 @@ class DenseImageEncoder(torch.nn.Module):
         tokens = fmap.flatten(2).transpose(1, 2) + pos.to(fmap.dtype)
         values = pool.c_proj(pool.v_proj(tokens))
         return pooled, values.transpose(1, 2).reshape(n, -1, h, w)
+
+
+def _value_path(block: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """A residual attention block's value path on tokens ``h`` (N, L, D): out_proj(W_v ln_1(h) + b_v)."""
+    attn = getattr(block, "attn", None)
+    if not isinstance(attn, torch.nn.MultiheadAttention) or attn.in_proj_weight is None:
+        raise UserError("extract.vit_local=value needs open_clip's standard attention blocks; use block")
+    d = attn.embed_dim
+    bias = attn.in_proj_bias[2 * d :] if attn.in_proj_bias is not None else None
+    return attn.out_proj(F.linear(block.ln_1(h), attn.in_proj_weight[2 * d :], bias))
 
 
 @torch.inference_mode()

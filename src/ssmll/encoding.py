@@ -40,6 +40,7 @@ class ExtractConfig(ViewConfig):
     """The views to cache (a :class:`ViewConfig`), the local grid and the prompt templates."""
 
     grid: int = 7
+    vit_local: str = "block"  # ViT local tokens: block (the last block's output) | value (its value path, MaskCLIP)
     templates: tuple[str, ...] = (
         "a photo of the number {}.",
         "a picture of the digit {}.",
@@ -51,6 +52,8 @@ class ExtractConfig(ViewConfig):
         super().validate()
         if self.grid < 1:
             raise UserError("extract.grid must be at least 1")
+        if self.vit_local not in ("block", "value"):
+            raise UserError(f"extract.vit_local={self.vit_local!r}; choose block or value")
 
 
 @dataclass(frozen=True)

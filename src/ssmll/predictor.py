@@ -26,7 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ssmll.bundle import Bundle
-from ssmll.clip import DenseImageEncoder, load_clip
+from ssmll.clip import DenseImageEncoder, load_clip, vit_local_path
 from ssmll.datasets.manifest import FORMATS as MANIFEST_FORMATS
 from ssmll.datasets.manifest import read_rows
 from ssmll.encoding import EncoderSpec, sha256
@@ -58,7 +58,7 @@ def build_encoder(spec: EncoderSpec, device: str = "cpu", weights: str | None = 
         if sha256(path) != spec.pretrained_sha256:
             raise UserError(f"CLIP checkpoint {path} is not the one the model was trained with (sha256 {spec.pretrained_sha256})")
     clip = load_clip(spec.model, pretrained, seed=spec.seed, device=device)
-    encoder = DenseImageEncoder(clip.model.visual, spec.grid).eval()
+    encoder = DenseImageEncoder(clip.model.visual, spec.grid, vit_local_path(spec.local_tokens)).eval()
     got = (json_values(clip.preprocess_cfg), encoder.local_tokens)
     if got != (spec.preprocess, spec.local_tokens):
         raise UserError(
