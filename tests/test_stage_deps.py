@@ -1,0 +1,94 @@
+"""dvc.yaml: each stage's deps cover every project file its command imports, transitively.
+
+A module a stage imports but does not list (its loss targets, its config, a package's
+``__init__``) could change what the stage computes without DVC re-running it. Imports
+are read from the source (function-local ones included, ``if TYPE_CHECKING:`` blocks
+left out), so the check needs no import of the stages themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tiny_params import REPO
+
+STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+ROOTS = {"ssmll": REPO / "src", "stages": REPO}
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of project module ``name`` (``ssmll.*`` under src/, ``stages.*``), or None."""
+    parts = name.split(".")
+    if parts[0] not in ROOTS:
+        return None
+    path = ROOTS[parts[0]].joinpath(*parts)
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _Imports(ast.NodeVisitor):
+    def __init__(self, package: str):
+        self.package, self.names = package, set()
+
+    def visit_If(self, node: ast.If) -> None:
+        test = ast.unparse(node.test)
+        if test not in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            self.generic_visit(node)
+        else:
+            for child in node.orelse:
+                self.visit(child)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.names |= {alias.name for alias in node.names}
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            base = self.package.split(".")[: len(self.package.split(".")) - node.level + 1]
+            module = ".".join(base + ([node.module] if node.module else []))
+        else:
+            module = node.module or ""
+        self.names |= {module, *(f"{module}.{alias.name}" for alias in node.names)}  # a name may be a submodule
+
+
+def imported_files(module: str) -> set[Path]:
+    """Every project file that importing ``module`` executes: its imports, theirs, and their packages."""
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        parts = todo.pop().split(".")
+        for i in range(1, len(parts) + 1):
+            name = ".".join(parts[:i])
+            path = module_file(name)
+            if path is None or name in seen:
+                continue
+            seen[name] = path
+            package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+            visitor = _Imports(package)
+            visitor.visit(ast.parse(path.read_text()))
+            todo.extend(visitor.names)
+    return set(seen.values())
+
+
+def covered(path: Path, deps: list[str]) -> bool:
+    rel = path.relative_to(REPO)
+    return any(rel == Path(d) or Path(d) in rel.parents for d in deps)
+
+
+def test_imports_are_followed_through_packages_and_function_bodies():
+    files = {p.relative_to(REPO).as_posix() for p in imported_files("stages.prepare")}
+    assert {"stages/__init__.py", "stages/_cli.py", "src/ssmll/__init__.py", "src/ssmll/datasets/digits.py"} <= files
+    assert "src/ssmll/clip.py" not in {p.relative_to(REPO).as_posix() for p in imported_files("ssmll.encoding")}
+
+
+@pytest.mark.parametrize("stage", [s for s in STAGES if STAGES[s]["cmd"].startswith("python -m stages.")])
+def test_stage_deps_cover_every_project_module_it_imports(stage):
+    module = STAGES[stage]["cmd"].split()[2]
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in STAGES[stage]["deps"]]
+    missing = sorted(p.relative_to(REPO).as_posix() for p in imported_files(module) if not covered(p, deps))
+    assert not missing, f"dvc.yaml stage {stage} imports but does not list: {', '.join(missing)}"
