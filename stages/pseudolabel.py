@@ -20,12 +20,10 @@ from stages._cli import (
 )
 from ssmll.artifacts import load_workspace
 from ssmll.bundle import load_bundle
-from ssmll.featureset import predict
 from ssmll.io import write_json
 from ssmll.metrics import f1_report
 from ssmll.prepared import read_split
-from ssmll.pseudo import make_pseudo_labels, write_pseudo_labels
-from ssmll.thresholds import Scores, ThresholdConfig
+from ssmll.pseudo import PseudoConfig, label_pool, write_pseudo_labels
 
 cli = app(__doc__)
 
@@ -43,14 +41,13 @@ def main(
     device: str = DEVICE_OPTION,
 ) -> None:
     """Write pseudo-labels (with scores; and as a CSV of label names) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
-    cfg = read_config(params, "pseudo", ThresholdConfig)
+    cfg = read_config(params, "pseudo", PseudoConfig)
     dev = resolve_device(device)
     ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
     net = load_bundle(model).model.to(dev)
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
-    probs = predict(net, ws.train, unl)
-    pseudo = make_pseudo_labels(cfg, Scores(probs, ws.priors, predict(net, ws.train, lab), ws.train.y[lab]))
-    positives = pseudo.targets > 0
+    probs, pseudo = label_pool(net, ws.train, unl, lab, ws.priors, cfg)  # as training labels them (one config, one path)
+    positives = pseudo.positives
     paths = read_split(prepared, "train").column("path").to_pylist()
     write_pseudo_labels(out, [ws.train_ids[i] for i in unl], [paths[i] for i in unl], probs, positives, ws.classes)
     report = {k: round(v, 4) for k, v in f1_report(ws.train.y[unl], positives).items()}

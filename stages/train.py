@@ -45,6 +45,7 @@ from ssmll.featureset import FeatureSet, predict
 from ssmll.io import write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
+from ssmll.pseudo import PseudoConfig
 from ssmll.trainer import TrainConfig
 from ssmll.variants import VARIANTS, variant_trainer
 
@@ -70,6 +71,8 @@ def main(
     """Train and write the checkpoint, the train metrics and per-epoch curves."""
     model_cfg = read_config(params, "model", ModelConfig)
     cfg = read_config(params, "train", TrainConfig)
+    semi = VARIANTS[variant.value].semi
+    pseudo = read_config(params, "pseudo", PseudoConfig) if semi else PseudoConfig()
     dev = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -78,7 +81,7 @@ def main(
     _log_loaded(ws.train, ws.test, dev, time.perf_counter() - start)
     membership = read_membership(contexts, ws.classes)
     trainer = variant_trainer(
-        variant.value, ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg
+        variant.value, ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg, pseudo
     )
     start = time.perf_counter()
     result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_EpochLog())
@@ -89,6 +92,7 @@ def main(
         "variant": variant.value,
         "model": asdict(model_cfg),
         "train": asdict(trainer.cfg),
+        **({"pseudo": asdict(pseudo)} if semi else {}),
         "history": result.history,
         "best_epoch": result.best_epoch,
     }

@@ -10,8 +10,8 @@ from ssmll.datasets import DataConfig, SOURCES
 from ssmll.encoding import ClipConfig, ExtractConfig
 from ssmll.evaluation import EvaluateConfig
 from ssmll.model import ModelConfig
+from ssmll.pseudo import PseudoConfig
 from ssmll.split import SplitConfig
-from ssmll.thresholds import ThresholdConfig
 from ssmll.trainer import TrainConfig
 
 from tiny_params import REPO
@@ -25,7 +25,7 @@ SECTIONS = {
     "contexts": ContextsConfig,
     "model": ModelConfig,
     "train": TrainConfig,
-    "pseudo": ThresholdConfig,
+    "pseudo": PseudoConfig,
     "evaluate": EvaluateConfig,
 }
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from ssmll.errors import UserError
-from ssmll.pseudo import LABELERS, make_pseudo_labels
-from ssmll.thresholds import RULES, Scores, ThresholdConfig
+from ssmll.pseudo import LABELERS, PseudoConfig, make_pseudo_labels
+from ssmll.thresholds import RULES, Scores
 
-CAP = ThresholdConfig()
+CAP = PseudoConfig()
 
 
 def test_cap_positives_match_the_priors_exactly_with_ties():
@@ -26,7 +26,7 @@ def test_cap_with_all_equal_scores_still_gives_prior_sized_positives():
 
 def test_cap_masks_keep_only_the_confident_ends():
     probs = np.linspace(0, 1, 100)[:, None]
-    pl = make_pseudo_labels(CAP, Scores(probs, np.array([0.2])), pos_fraction=0.5, neg_fraction=0.5)
+    pl = make_pseudo_labels(PseudoConfig(pos_fraction=0.5, neg_fraction=0.5), Scores(probs, np.array([0.2])))
     assert pl.targets[:, 0].sum() == 10 and pl.targets[-10:, 0].all()  # the top 10 of 20
     assert pl.mask[:, 0].sum() == 10 + 40  # plus the bottom 40 of 80 as negatives
     assert not pl.mask[40:90, 0].any()
@@ -34,24 +34,21 @@ def test_cap_masks_keep_only_the_confident_ends():
 
 def test_fixed_rule_thresholds_probabilities():
     probs = np.array([[0.2, 0.8], [0.6, 0.4]])
-    pl = make_pseudo_labels(ThresholdConfig("fixed", fixed_threshold=0.5), Scores(probs, np.zeros(2)))
+    pl = make_pseudo_labels(PseudoConfig("fixed", fixed_threshold=0.5), Scores(probs, np.zeros(2)))
     np.testing.assert_array_equal(pl.targets, [[0, 1], [1, 0]])
 
 
 def test_mat_rule_uses_the_labeled_f1_threshold():
     lab_probs = np.array([[0.9], [0.7], [0.3], [0.1]])
     lab_y = np.array([[1], [1], [0], [0]])
-    pl = make_pseudo_labels(ThresholdConfig("mat"), Scores(np.array([[0.75], [0.5]]), np.zeros(1), lab_probs, lab_y))
+    pl = make_pseudo_labels(PseudoConfig("mat"), Scores(np.array([[0.75], [0.5]]), np.zeros(1), lab_probs, lab_y))
     np.testing.assert_array_equal(pl.targets, [[1], [0]])  # threshold 0.7
 
 
-@pytest.mark.parametrize(
-    "cfg, fractions",
-    [(ThresholdConfig("median"), {}), (ThresholdConfig(fixed_threshold=1.5), {}), (CAP, {"pos_fraction": 2})],
-)
-def test_impossible_settings_are_user_errors(cfg, fractions):
+@pytest.mark.parametrize("cfg", [PseudoConfig("median"), PseudoConfig(fixed_threshold=1.5), PseudoConfig(pos_fraction=2)])
+def test_impossible_settings_are_user_errors(cfg):
     with pytest.raises(UserError):
-        make_pseudo_labels(cfg, Scores(np.zeros((3, 1)), np.zeros(1)), **fractions)
+        make_pseudo_labels(cfg, Scores(np.zeros((3, 1)), np.zeros(1)))
 
 
 def test_cap_with_full_fractions_labels_every_entry_for_any_prior():

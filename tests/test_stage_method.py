@@ -14,6 +14,8 @@ import pytest
 import torch
 
 from ssmll.bundle import load_bundle
+from ssmll.split import read_labeled_split
+from ssmll.thresholds import prior_counts
 from stage_runner import assert_fails_cleanly, invoke, run_through
 from stages.contexts import cli as contexts_cli
 from stages.pseudolabel import cli as pseudolabel_cli
@@ -22,7 +24,7 @@ from stages.train import cli as train_cli
 
 from tiny_params import write_params
 
-FAST = {"split.lb_ratio": 0.5, "train.epochs": 3, "train.warmup_epochs": 1, "train.batch_size": 16}
+FAST = {"split.lb_ratio": 0.5, "train.epochs": 3, "train.warmup_epochs": 1, "train.batch_size": 16, "pseudo.pos_fraction": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,17 @@ def test_pseudolabels_cover_the_unlabeled_part_with_scores_and_quality(trained):
     assert report["rule"] == "cap"
 
 
+def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained):
+    """The pseudo params (masks included) that training used are the ones the pseudolabel stage applies."""
+    assert load_bundle(trained / "data/train/method.pt").training["pseudo"]["pos_fraction"] == 0.5
+    table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet")
+    train_ids = pq.read_table(trained / "data/prepared/train.parquet").column("image_id").to_pylist()
+    classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
+    priors = read_labeled_split(trained / "data/split", train_ids, classes).priors
+    counts = np.bincount(np.concatenate([np.asarray(r, dtype=np.int64) for r in table.column("labels").to_pylist()]), minlength=10)
+    np.testing.assert_array_equal(counts, prior_counts(0.5 * priors, table.num_rows))
+
+
 def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):
     table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet").to_pylist()
     classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
@@ -95,7 +108,7 @@ def test_the_generator_groups_in_the_prepared_data_give_an_adjusted_rand_index(t
 
 BAD_TRAIN = {
     "warmup_longer_than_training": ({"train.warmup_epochs": 99}, "warmup_epochs"),
-    "unknown_threshold_rule": ({"train.threshold": "median"}, "median"),
+    "unknown_threshold_rule": ({"pseudo.threshold": "median"}, "median"),
     "unknown_alignment": ({"model.alignment": "mean"}, "model.alignment"),
     "unknown_key": ({"train.epoch": 3}, "unknown param train.epoch"),
     "epochs_not_an_integer": ({"train.epochs": "ten"}, "param train.epochs must be an integer, got 'ten'"),

@@ -51,8 +51,23 @@ def test_same_seed_gives_the_same_model():
 def test_batches_mix_labeled_and_unlabeled_in_the_labeled_ratio():
     t = make_trainer()
     assert t._split_batch() == (5, 27)  # 32 * 40 / 240 = 5.3
-    assert t._steps(0) == 2  # warm-up: the labeled part only
+    assert t._steps(0) == 8  # warm-up: the labeled part only, cycled for a pass over the pool's 240 images
     assert t._steps(1) == 8  # semi: 200 unlabeled / 27 per batch
+
+
+@pytest.mark.parametrize("n_labeled", [12, 40, 120])
+def test_warm_up_is_as_many_steps_at_any_labeled_ratio(n_labeled):
+    """An epoch is ceil(pool / batch size) steps in every phase: 12 labeled images still warm up for 8 steps."""
+    data, text = synthetic(240, 0)
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:n_labeled] = True
+    cfg = TrainConfig(epochs=2, warmup_epochs=1, batch_size=32)
+    t = Trainer(data, labeled, text, MEMBERSHIP, data.y[:n_labeled].mean(0), ModelConfig(), cfg)
+    warmup = list(t._batches(0))
+    assert len(warmup) == 8 and all(len(lab) == 32 and unl is None for lab, unl in warmup)
+    seen = np.concatenate([lab for lab, _ in warmup])
+    assert np.bincount(seen, minlength=n_labeled).max() - np.bincount(seen, minlength=n_labeled).min() <= 1
+    assert len(list(t._batches(1))) == 8
 
 
 @pytest.mark.parametrize("n_labeled", [12, 40, 120])
@@ -109,7 +124,7 @@ def test_select_on_test_keeps_the_best_epoch():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"warmup_epochs": 9}, {"loss": "focal"}, {"threshold": "top"}, {"context_weight": -1}, {"batch_size": 1}],
+    [{"warmup_epochs": 9}, {"loss": "focal"}, {"context_weight": -1}, {"batch_size": 1}],
 )
 def test_impossible_train_params_are_user_errors(overrides):
     with pytest.raises(UserError):

@@ -12,7 +12,8 @@ import yaml
 from ssmll.errors import UserError
 from ssmll.model import ModelConfig
 from ssmll.trainer import TrainConfig
-from ssmll.variants import UNLABELED_ONLY, VARIANTS, train_params, variant_trainer
+from ssmll.pseudo import PseudoConfig
+from ssmll.variants import UNLABELED_ONLY, VARIANTS, tracked_params, train_params, variant_trainer
 
 from test_trainer import MEMBERSHIP, synthetic
 from tiny_params import REPO
@@ -25,8 +26,10 @@ def fit(variant: str, **changes) -> dict[str, torch.Tensor]:
     data, text = synthetic(240, 0)
     labeled = np.zeros(240, dtype=bool)
     labeled[:40] = True
-    cfg = dataclasses.replace(SHORT, **changes)
-    trainer = variant_trainer(variant, data, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg)
+    pseudo_keys = {f.name for f in dataclasses.fields(PseudoConfig)}
+    cfg = dataclasses.replace(SHORT, **{k: v for k, v in changes.items() if k not in pseudo_keys})
+    pseudo = PseudoConfig(**{k: v for k, v in changes.items() if k in pseudo_keys})
+    trainer = variant_trainer(variant, data, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg, pseudo)
     return trainer.fit().model.state_dict()
 
 
@@ -38,11 +41,9 @@ def test_dvc_yaml_tracks_the_params_each_variant_uses():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert set(STAGES) == set(VARIANTS)
     for variant, stage in STAGES.items():
-        tracked = stages[stage]["params"]
         assert f"--variant {variant}" in stages[stage]["cmd"]
-        names = [f.name for f in dataclasses.fields(TrainConfig)]
-        expected = ["model", "train"] if train_params(variant) == names else ["model", *(f"train.{k}" for k in train_params(variant))]
-        assert tracked == expected, stage
+        assert stages[stage]["params"] == tracked_params(variant), stage
+    assert tracked_params("method") == ["model", "train", "pseudo"]
 
 
 def test_the_method_uses_every_train_param():
@@ -53,13 +54,13 @@ CHANGES = {"unlabeled_weight": 0.5, "context_weight": 0.5, "threshold": "fixed",
 
 
 def test_the_labeled_only_baseline_learns_the_same_whatever_the_params_it_ignores():
-    assert set(CHANGES) - {"context_weight"} <= set(UNLABELED_ONLY)
+    assert set(CHANGES) - {"context_weight"} <= set(UNLABELED_ONLY) | {f.name for f in dataclasses.fields(PseudoConfig)}
     assert not set(CHANGES) & set(train_params("supervised"))
     assert same(fit("supervised"), fit("supervised", **CHANGES))
     assert not same(fit("supervised"), fit("supervised", lr=0.02))
 
 
-@pytest.mark.parametrize("key", ["unlabeled_weight", "context_weight"])
+@pytest.mark.parametrize("key", ["unlabeled_weight", "context_weight", "threshold", "pos_fraction"])
 def test_those_params_change_what_the_method_learns(key):
     assert not same(fit("method"), fit("method", **{key: CHANGES[key]}))
 

@@ -8,6 +8,11 @@ Rules (``threshold``, :mod:`ssmll.thresholds`):
   fixed one probability threshold for every class.
   mat   per class, the threshold maximising F-beta of the teacher on the labeled part.
 
+One config (:class:`PseudoConfig`, the ``pseudo`` params) and one function
+(:func:`label_pool`) serve both the training loop, which relabels the unlabeled part with
+its EMA teacher every epoch, and the pseudolabel stage, which labels it with the trained
+model: both label the same way.
+
 This module also writes the pseudolabel stage's output directory: ``pseudolabels.parquet``
 (image_id, labels as class indices, scores) and ``pseudolabels.csv`` (image_id, path,
 labels as class names joined by ``|``) for people and other tools.
@@ -23,10 +28,25 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 from ssmll.errors import UserError
+from ssmll.featureset import FeatureSet, predict
 from ssmll.io import atomic_path, write_table_to
 from ssmll.thresholds import Scores, ThresholdConfig, apply_thresholds, class_thresholds, descending_ranks, prior_counts
+
+
+@dataclass(frozen=True)
+class PseudoConfig(ThresholdConfig):
+    """The ``pseudo`` params: a threshold rule and CAP's confidence masks (1: every entry labeled)."""
+
+    pos_fraction: float = 1.0  # share of the prior-sized top of each class taken as positives
+    neg_fraction: float = 1.0  # share of the rest taken as negatives; the middle is masked out
+
+    def validate(self) -> None:
+        super().validate()
+        if not (0.0 <= self.pos_fraction <= 1.0 and 0.0 <= self.neg_fraction <= 1.0):
+            raise UserError("pseudo.pos_fraction and pseudo.neg_fraction must be within [0, 1]")
 
 
 @dataclass
@@ -34,39 +54,49 @@ class PseudoLabels:
     targets: np.ndarray  # (N, C) 0/1 float32
     mask: np.ndarray  # (N, C) 1 where the entry takes part in the loss
 
+    @property
+    def positives(self) -> np.ndarray:
+        """(N, C) bool: the kept positives, the labels training learns."""
+        return (self.targets * self.mask) > 0
 
-def make_pseudo_labels(
-    cfg: ThresholdConfig, scores: Scores, pos_fraction: float = 1.0, neg_fraction: float = 1.0
-) -> PseudoLabels:
-    """Hard targets and a loss mask for ``scores.scores`` (N, C) under ``cfg.threshold``.
 
-    ``pos_fraction`` and ``neg_fraction`` are CAP's confidence masks (1: every entry labeled).
-    """
+def make_pseudo_labels(cfg: PseudoConfig, scores: Scores) -> PseudoLabels:
+    """Hard targets and a loss mask for ``scores.scores`` (N, C) under ``cfg.threshold``."""
     cfg.validate()
-    if not (0.0 <= pos_fraction <= 1.0 and 0.0 <= neg_fraction <= 1.0):
-        raise UserError("pos_fraction and neg_fraction must be within [0, 1]")
-    return LABELERS[cfg.threshold](cfg, scores, pos_fraction, neg_fraction)
+    return LABELERS[cfg.threshold](cfg, scores)
 
 
-def _cap(cfg: ThresholdConfig, s: Scores, pos_fraction: float, neg_fraction: float) -> PseudoLabels:
+def label_pool(
+    model: torch.nn.Module, feats: FeatureSet, pool: np.ndarray, labeled: np.ndarray, priors: np.ndarray, cfg: PseudoConfig
+) -> tuple[np.ndarray, PseudoLabels]:
+    """``model``'s probabilities of the rows ``pool`` (view 0) and their pseudo-labels under ``cfg``.
+
+    The rule may look at the labeled rows' scores and labels and the labeled priors, never
+    at a label of ``pool``.
+    """
+    probs = predict(model, feats, pool)
+    return probs, make_pseudo_labels(cfg, Scores(probs, priors, predict(model, feats, labeled), feats.y[labeled]))
+
+
+def _cap(cfg: PseudoConfig, s: Scores) -> PseudoLabels:
     """Top of each class positive, bottom negative, by counts set from the labeled priors."""
     n = len(s.scores)
     priors = np.clip(s.priors, 0.0, 1.0)
     ranks = descending_ranks(s.scores)
-    positive = ranks < prior_counts(pos_fraction * priors, n)[None, :]
-    n_negative = np.rint(neg_fraction * (n - prior_counts(priors, n))).astype(int)
+    positive = ranks < prior_counts(cfg.pos_fraction * priors, n)[None, :]
+    n_negative = np.rint(cfg.neg_fraction * (n - prior_counts(priors, n))).astype(int)
     negative = ranks >= n - n_negative[None, :]
     return PseudoLabels(positive.astype(np.float32), (positive | negative).astype(np.float32))
 
 
-def _thresholded(cfg: ThresholdConfig, s: Scores, pos_fraction: float, neg_fraction: float) -> PseudoLabels:
+def _thresholded(cfg: PseudoConfig, s: Scores) -> PseudoLabels:
     """Every entry labeled by the rule's class-wise thresholds (the masks are CAP's alone)."""
     targets = apply_thresholds(s.scores, class_thresholds(cfg, s))
     return PseudoLabels(targets.astype(np.float32), np.ones_like(s.scores, dtype=np.float32))
 
 
 #: How each threshold rule of :data:`ssmll.thresholds.RULES` labels a pool.
-LABELERS: dict[str, Callable[[ThresholdConfig, Scores, float, float], PseudoLabels]] = {
+LABELERS: dict[str, Callable[[PseudoConfig, Scores], PseudoLabels]] = {
     "cap": _cap,
     "fixed": _thresholded,
     "mat": _thresholded,

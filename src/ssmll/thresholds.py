@@ -21,7 +21,7 @@ from ssmll.errors import UserError
 
 @dataclass(frozen=True)
 class ThresholdConfig:
-    """A threshold rule and its settings: the ``pseudo`` params, and part of the ``train`` params."""
+    """A threshold rule and its settings (part of the ``pseudo`` params, :class:`ssmll.pseudo.PseudoConfig`)."""
 
     threshold: str = "cap"  # the rule: cap | fixed | mat
     fixed_threshold: float = 0.5

@@ -1,6 +1,10 @@
 """Training the alignment model on cached features held in memory, on their device.
 
-Warm-up epochs learn from labeled images only. Each semi-supervised epoch then starts
+Every epoch is as many steps as one pass over the whole training pool takes
+(``ceil(n / batch_size)``), whatever the labeled ratio and the phase, so that the warm-up
+is long enough at 5 % labels as at 50 % and the labeled-only baseline gets as many steps
+as the method. Warm-up epochs learn from labeled images only, cycling through them. Each
+semi-supervised epoch then starts
 with the EMA teacher scoring the unlabeled images' plain view (view 0); a threshold rule
 turns those scores into pseudo-labels. The student learns on strong views (a random
 cached view >= 1) from labels and pseudo-labels, plus ``context_weight`` times the
@@ -32,8 +36,7 @@ from ssmll.featureset import FeatureSet, predict
 from ssmll.losses import LOSSES
 from ssmll.metrics import mean_ap
 from ssmll.model import AlignmentModel, ModelConfig
-from ssmll.pseudo import PseudoLabels, make_pseudo_labels
-from ssmll.thresholds import Scores, ThresholdConfig
+from ssmll.pseudo import PseudoConfig, PseudoLabels, label_pool
 
 LOSS_KEYS = ("loss", "loss_labeled", "loss_unlabeled", "loss_context")
 
@@ -53,11 +56,6 @@ class TrainConfig:
     focal_grad: bool = False
     unlabeled_weight: float = 1.0
     context_weight: float = 1.0
-    threshold: str = "cap"
-    fixed_threshold: float = 0.5
-    mat_beta: float = 1.0
-    pos_fraction: float = 1.0
-    neg_fraction: float = 1.0
     seed: int = 0
     select_on_test: bool = False
 
@@ -74,12 +72,6 @@ class TrainConfig:
             raise UserError("train.context_weight and train.unlabeled_weight must be non-negative")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError("train.ema_decay must be within [0, 1)")
-        if not (0.0 <= self.pos_fraction <= 1.0 and 0.0 <= self.neg_fraction <= 1.0):
-            raise UserError("train.pos_fraction and train.neg_fraction must be within [0, 1]")
-        self.pseudo().validate()
-
-    def pseudo(self) -> ThresholdConfig:
-        return ThresholdConfig(self.threshold, self.fixed_threshold, self.mat_beta)
 
 
 @dataclass
@@ -101,10 +93,12 @@ class Trainer:
         priors: np.ndarray,
         model_cfg: ModelConfig,
         cfg: TrainConfig,
+        pseudo: PseudoConfig = PseudoConfig(),
         semi: bool = True,
     ):
         cfg.validate()
-        self.data, self.cfg, self.semi = train, cfg, semi
+        pseudo.validate()
+        self.data, self.cfg, self.pseudo_cfg, self.semi = train, cfg, pseudo, semi
         self.lab = np.flatnonzero(labeled)
         self.unl = np.flatnonzero(~labeled)
         if len(self.lab) == 0:
@@ -132,9 +126,8 @@ class Trainer:
         return n_lab, b - n_lab
 
     def _steps(self, epoch: int) -> int:
-        if self._is_semi(epoch):
-            return math.ceil(len(self.unl) / self._split_batch()[1])
-        return math.ceil(len(self.lab) / self.cfg.batch_size)
+        """Steps per epoch: one pass over the training pool's worth of images, in every phase."""
+        return math.ceil((len(self.lab) + len(self.unl)) / self.cfg.batch_size)
 
     def fit(self, test: FeatureSet | None = None, log: Callable[[dict], None] | None = None) -> TrainResult:
         """Train for ``cfg.epochs``; return the EMA teacher (best-on-test only if asked)."""
@@ -180,28 +173,25 @@ class Trainer:
         return row
 
     def _pseudo_labels(self) -> PseudoLabels:
-        teacher, c = self.ema.model, self.cfg
-        scores = Scores(
-            predict(teacher, self.data, self.unl),
-            self.priors,
-            predict(teacher, self.data, self.lab),
-            self.data.y[self.lab],
-        )
-        return make_pseudo_labels(c.pseudo(), scores, c.pos_fraction, c.neg_fraction)
+        return label_pool(self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg)[1]
 
     def _batches(self, epoch: int):
         """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
+        steps = self._steps(epoch)
         if not self._is_semi(epoch):
-            order = self.rng.permutation(len(self.lab))
-            for s in range(0, len(order), self.cfg.batch_size):
-                yield order[s : s + self.cfg.batch_size], None
+            b = self.cfg.batch_size
+            order = self._cycled(len(self.lab), steps * b)
+            for s in range(steps):
+                yield order[s * b : (s + 1) * b], None
             return
         n_lab, n_unl = self._split_batch()
-        unl_order = self.rng.permutation(len(self.unl))
-        steps = self._steps(epoch)
-        lab_order = np.concatenate([self.rng.permutation(len(self.lab)) for _ in range(math.ceil(steps * n_lab / len(self.lab)) + 1)])
+        unl_order, lab_order = self._cycled(len(self.unl), steps * n_unl), self._cycled(len(self.lab), steps * n_lab)
         for s in range(steps):
             yield lab_order[s * n_lab : (s + 1) * n_lab], unl_order[s * n_unl : (s + 1) * n_unl]
+
+    def _cycled(self, n: int, count: int) -> np.ndarray:
+        """``count`` positions of ``range(n)``: fresh permutations one after another, each position once per round."""
+        return np.concatenate([self.rng.permutation(n) for _ in range(math.ceil(count / n))])[:count]
 
     def _strong_views(self, n: int) -> np.ndarray:
         if self.n_views == 1:
@@ -237,7 +227,7 @@ class Trainer:
 
 def pseudo_quality(pseudo: PseudoLabels, y_true: np.ndarray) -> dict:
     """Precision and recall (x100) of the confident pseudo-positives against hidden labels."""
-    pred = (pseudo.targets * pseudo.mask) > 0
+    pred = pseudo.positives
     truth = y_true > 0
     tp = float((pred & truth).sum())
     return {

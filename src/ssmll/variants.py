@@ -1,11 +1,12 @@
 """The training variants and their rules: which train params each uses, and how.
 
-``method`` trains semi-supervised with every train param. ``supervised``, the baseline
-the method must beat, trains the same model on the same schedule from the labeled part
-alone, with the classification loss alone: no unlabeled images (so none of the
-pseudo-label params apply) and no context task (``context_weight`` 0). The train stage,
+``method`` trains semi-supervised with every train param and the ``pseudo`` params.
+``supervised``, the baseline the method must beat, trains the same model on the same
+schedule from the labeled part alone, with the classification loss alone: no unlabeled
+images (so neither ``unlabeled_weight`` nor the pseudo-label params apply) and no
+context task (``context_weight`` 0). The train stage,
 ``benchmarks/method_table.py`` and the tests all build a variant's run here, and
-dvc.yaml's train stages list exactly :func:`train_params` (a test checks it).
+dvc.yaml's train stages list exactly :func:`tracked_params` (a test checks it).
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ import torch
 from ssmll.errors import UserError
 from ssmll.featureset import FeatureSet
 from ssmll.model import ModelConfig
+from ssmll.pseudo import PseudoConfig
 from ssmll.trainer import TrainConfig, Trainer
 
 #: Train params that only act on the unlabeled part.
-UNLABELED_ONLY = ("unlabeled_weight", "threshold", "fixed_threshold", "mat_beta", "pos_fraction", "neg_fraction")
+UNLABELED_ONLY = ("unlabeled_weight",)
 
 
 @dataclass(frozen=True)
 class Variant:
-    semi: bool  # learns from pseudo-labels of the unlabeled part
+    semi: bool  # learns from pseudo-labels of the unlabeled part (and so reads the pseudo params)
     fixed: dict[str, Any] = field(default_factory=dict)  # train params the variant sets itself
 
 
@@ -53,10 +55,12 @@ def variant_trainer(
     priors: np.ndarray,
     model_cfg: ModelConfig,
     cfg: TrainConfig,
+    pseudo: PseudoConfig = PseudoConfig(),
 ) -> Trainer:
     """The training run of variant ``name``: ``cfg`` with the variant's own settings."""
     v = variant(name)
-    return Trainer(train, labeled, text, membership, priors, model_cfg, dataclasses.replace(cfg, **v.fixed), semi=v.semi)
+    cfg = dataclasses.replace(cfg, **v.fixed)
+    return Trainer(train, labeled, text, membership, priors, model_cfg, cfg, pseudo, semi=v.semi)
 
 
 def train_params(name: str) -> list[str]:
@@ -64,3 +68,10 @@ def train_params(name: str) -> list[str]:
     v = variant(name)
     unused = set(v.fixed) | (set() if v.semi else set(UNLABELED_ONLY))
     return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in unused]
+
+
+def tracked_params(name: str) -> list[str]:
+    """What dvc.yaml's stage of variant ``name`` lists under ``params``: whole sections where it reads all."""
+    used = train_params(name)
+    train = ["train"] if used == [f.name for f in dataclasses.fields(TrainConfig)] else [f"train.{k}" for k in used]
+    return ["model", *train, *(["pseudo"] if variant(name).semi else [])]
