@@ -69,3 +69,26 @@ def test_every_learnable_part_gets_a_gradient(inputs):
 def test_impossible_model_params_are_user_errors(cfg):
     with pytest.raises(UserError):
         cfg.validate()
+
+
+def test_global_branch_adds_the_global_alignment_to_the_label_specific_score(inputs):
+    text, membership, g, local = inputs
+    both = AlignmentModel(text, membership, ModelConfig(global_branch=True, logit_scale=3.0, attn_scale=7.0))
+    expected = zeroshot_label_specific(image_tokens(g, local, True), F.normalize(text, dim=-1), 7.0) + g @ F.normalize(text, dim=-1).T
+    assert torch.allclose(both(g, local)[0], 3.0 * expected, atol=1e-5)
+    (both(g, local)[0].sum() + both(g, local)[1].sum()).backward()
+    assert both.log_global_scale.grad is not None and both.log_global_scale.grad != 0
+
+
+def test_weight_decay_pulls_the_maps_back_to_the_identity(inputs):
+    """The maps are I + delta: decay shrinks delta, so a decayed map is still the zero-shot one (not zero)."""
+    text, membership, g, local = inputs
+    model = AlignmentModel(text, membership, ModelConfig())
+    before = model(g, local)[0].detach()
+    maps = [*model.q.parameters(), *model.v.parameters()]
+    opt = torch.optim.AdamW(maps, lr=0.1, weight_decay=1.0)
+    for p in maps:
+        p.grad = torch.zeros_like(p)
+    for _ in range(10):
+        opt.step()
+    assert torch.equal(model(g, local)[0], before)

@@ -93,6 +93,24 @@ def test_a_pseudo_labeled_image_weighs_what_a_labeled_one_does_at_any_ratio(n_la
     assert torch.allclose(t._losses(lab_pos, unl_pos, truth)["loss"], expected, atol=1e-6)
 
 
+def test_weight_decay_spares_scales_and_biases():
+    t = make_trainer(weight_decay=0.1)
+    decayed = {id(p) for group in t.opt.param_groups if group["weight_decay"] > 0 for p in group["params"]}
+    names = {n for n, p in t.student.named_parameters() if id(p) in decayed}
+    assert names == {"text_residual", "context_residual", "q.delta", "v.delta"}
+
+
+def test_labeled_images_learn_from_the_plain_view_too_only_when_asked(monkeypatch):
+    views: list[np.ndarray] = []
+    real = FeatureSet.batch
+    monkeypatch.setattr(FeatureSet, "batch", lambda self, rows, v=0: views.append(np.asarray(v)) or real(self, rows, v))
+    for setting, expected in (("strong", {1, 2}), ("all", {0, 1, 2})):
+        views.clear()
+        t = make_trainer(epochs=1, warmup_epochs=1, labeled_views=setting)
+        t.fit()
+        assert set(np.concatenate([v.ravel() for v in views if v.ndim])) == expected
+
+
 def test_phases_and_pseudo_label_quality_are_recorded():
     history = make_trainer().fit().history
     assert [r["phase"] for r in history] == ["labeled", "semi", "semi", "semi"]

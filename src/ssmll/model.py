@@ -5,8 +5,16 @@ local embeddings: scaled cosine, softmax over positions. The attended sum is cla
 own image feature, scored against class k's text embedding by scaled cosine plus a bias:
 C one-to-one alignments instead of C texts against one global vector. Contexts (groups
 of co-occurring classes) are identified the same way, with one query per context, so
-the context task shapes the shared query and value maps. The maps start as identities,
-so the untrained model ranks exactly like CLIP's zero-shot label-specific scoring.
+the context task shapes the shared query and value maps. The maps start as identities
+(``I + delta`` with ``delta`` zero, so that weight decay pulls them back to the identity,
+not to zero), so the untrained model ranks exactly like CLIP's zero-shot label-specific
+scoring.
+
+With ``global_branch`` each class score also holds the global alignment's: the scaled
+cosine of the (value-mapped) global embedding with the class text. The global embedding
+is then not just one position among the T + 1 the class attends over, whose weight the
+softmax spreads thin; the model contains the global-alignment model and can fall back on
+it where the local tokens carry little of the class.
 
 There is no separate key map: in the score q^T k = t^T Wq^T Wk x a key map only multiplies
 the query map, and the query map acts on C + K rows while a key map would act on every
@@ -35,6 +43,7 @@ class ModelConfig:
     attn_scale: float = 10.0
     logit_scale: float = 10.0
     adapter_dim: int = 0
+    global_branch: bool = False
 
     def validate(self) -> None:
         if self.alignment not in ALIGNMENTS:
@@ -80,12 +89,20 @@ class Adapter(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(x)))
 
 
-def _identity_linear(dim: int) -> nn.Linear:
-    layer = nn.Linear(dim, dim)
-    with torch.no_grad():
-        layer.weight.copy_(torch.eye(dim))
-        layer.bias.zero_()
-    return layer
+class IdentityPlus(nn.Module):
+    """``x (I + delta)^T + bias``, with ``delta`` and ``bias`` zero: the identity at start.
+
+    Weight decay acts on ``delta``, so it pulls the map towards the identity (the zero-shot
+    model), where decaying a plain identity-initialised weight would shrink it towards zero.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.delta = nn.Parameter(torch.zeros(dim, dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + F.linear(x, self.delta, self.bias)
 
 
 class AlignmentModel(nn.Module):
@@ -102,29 +119,39 @@ class AlignmentModel(nn.Module):
         self.register_buffer("context_text", context_text)
         self.text_residual = nn.Parameter(torch.zeros(c, d))
         self.context_residual = nn.Parameter(torch.zeros_like(context_text))
-        self.q, self.v = _identity_linear(d), _identity_linear(d)
+        self.q, self.v = IdentityPlus(d), IdentityPlus(d)
         self.adapter = Adapter(d, cfg.adapter_dim) if cfg.adapter_dim else nn.Identity()
         self.log_attn_scale = nn.Parameter(torch.tensor(math.log(cfg.attn_scale)))
         self.log_logit_scale = nn.Parameter(torch.tensor(math.log(cfg.logit_scale)))
+        if cfg.global_branch and cfg.alignment == "label_specific":
+            self.log_global_scale = nn.Parameter(torch.tensor(math.log(cfg.logit_scale)))
         self.bias = nn.Parameter(torch.zeros(c))
         self.context_bias = nn.Parameter(torch.zeros(context_text.shape[0]))
 
     def forward(self, global_: torch.Tensor, local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cls_cos, ctx_cos = self.cosines(global_.float(), local.float())
-        scale = self.log_logit_scale.clamp(max=math.log(100.0)).exp()
-        return scale * cls_cos + self.bias, scale * ctx_cos + self.context_bias
-
-    def cosines(self, global_: torch.Tensor, local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unscaled cosine scores of classes and contexts."""
-        text = self.text + self.text_residual
-        ctx = self.context_text + self.context_residual
+        global_, local = global_.float(), local.float()
+        texts = torch.cat([self.text + self.text_residual, self.context_text + self.context_residual])
         if self.cfg.alignment == "global":
-            image = self.v(self.adapter(global_))[:, None]
-            return aligned_cosine(image.expand(-1, text.shape[0], -1), text), aligned_cosine(
-                image.expand(-1, ctx.shape[0], -1), ctx
-            )
+            cos = self.global_cosines(global_, texts)
+        else:
+            cos = self.label_specific_cosines(global_, local, texts)
+        logits = _scale(self.log_logit_scale) * cos
+        if hasattr(self, "log_global_scale"):
+            logits = logits + _scale(self.log_global_scale) * self.global_cosines(global_, texts)
+        c = self.text.shape[0]
+        return logits[:, :c] + self.bias, logits[:, c:] + self.context_bias
+
+    def global_cosines(self, global_: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
+        """(B, C + K) cosine of the mapped global embedding with each class and context text."""
+        image = self.v(self.adapter(global_))[:, None]
+        return aligned_cosine(image.expand(-1, texts.shape[0], -1), texts)
+
+    def label_specific_cosines(self, global_: torch.Tensor, local: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
+        """(B, C + K) cosine of each class's and context's own attended feature with its text."""
         tokens = self.adapter(image_tokens(global_, local, self.cfg.include_global_token))
-        queries = self.q(torch.cat([text, ctx]))
-        feats = self.v(attend(queries, tokens, tokens, self.log_attn_scale.exp()))
-        c = text.shape[0]
-        return aligned_cosine(feats[:, :c], text), aligned_cosine(feats[:, c:], ctx)
+        feats = self.v(attend(self.q(texts), tokens, tokens, self.log_attn_scale.exp()))
+        return aligned_cosine(feats, texts)
+
+
+def _scale(log_scale: torch.Tensor) -> torch.Tensor:
+    return log_scale.clamp(max=math.log(100.0)).exp()

@@ -40,6 +40,9 @@ from ssmll.pseudo import PseudoConfig, PseudoLabels, label_pool
 
 LOSS_KEYS = ("loss", "loss_labeled", "loss_unlabeled", "loss_context")
 
+#: Which cached views labeled images learn from: the strong ones (1..V-1), or all (the plain view 0 too).
+LABELED_VIEWS = ("strong", "all")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -56,6 +59,7 @@ class TrainConfig:
     focal_grad: bool = False
     unlabeled_weight: float = 1.0
     context_weight: float = 1.0
+    labeled_views: str = "strong"
     seed: int = 0
     select_on_test: bool = False
 
@@ -70,6 +74,8 @@ class TrainConfig:
             raise UserError(f"train.loss={self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.context_weight < 0 or self.unlabeled_weight < 0:
             raise UserError("train.context_weight and train.unlabeled_weight must be non-negative")
+        if self.labeled_views not in LABELED_VIEWS:
+            raise UserError(f"train.labeled_views={self.labeled_views!r}; choose one of {', '.join(LABELED_VIEWS)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError("train.ema_decay must be within [0, 1)")
 
@@ -110,7 +116,7 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.student = AlignmentModel(text, torch.from_numpy(membership), model_cfg).to(self.device)
         self.ema = EMA(self.student, cfg.ema_decay)
-        self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW(_decay_groups(self.student, cfg.weight_decay), lr=cfg.lr)
         total = sum(self._steps(e) for e in range(cfg.epochs))
         self.loss = LOSSES[cfg.loss](cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
@@ -193,10 +199,11 @@ class Trainer:
         """``count`` positions of ``range(n)``: fresh permutations one after another, each position once per round."""
         return np.concatenate([self.rng.permutation(n) for _ in range(math.ceil(count / n))])[:count]
 
-    def _strong_views(self, n: int) -> np.ndarray:
+    def _strong_views(self, n: int, plain_too: bool = False) -> np.ndarray:
+        """A random cached view per image: a strong one (>= 1), or any view with ``plain_too``."""
         if self.n_views == 1:
             return np.zeros(n, dtype=np.int64)
-        return self.rng.integers(1, self.n_views, size=n)
+        return self.rng.integers(0 if plain_too else 1, self.n_views, size=n)
 
     def _on_device(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device, non_blocking=True)
@@ -205,7 +212,7 @@ class Trainer:
         """Each part's per-image losses summed and divided by the batch size (CAP's weighting)."""
         idx = self.lab[lab_pos]
         per_image = self.cfg.batch_size
-        g, loc = self.data.batch(idx, self._strong_views(len(idx)))
+        g, loc = self.data.batch(idx, self._strong_views(len(idx), self.cfg.labeled_views == "all"))
         logits, ctx_logits = self.student(g, loc)
         y = self.data.y[idx]
         loss_lab = self.loss(logits, self._on_device(y)).sum() / per_image
@@ -223,6 +230,15 @@ class Trainer:
             loss_ctx = loss_ctx + w * self.loss(ctx_u, self._on_device(ctx_t), self._on_device(ctx_mask)).sum() / per_image
         total = loss_lab + w * loss_unl + self.cfg.context_weight * loss_ctx
         return {"loss": total, "loss_labeled": loss_lab.detach(), "loss_unlabeled": loss_unl.detach(), "loss_context": loss_ctx.detach()}
+
+
+def _decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices only (map deltas, residuals, adapter weights), never on scales or biases."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
 
 
 def pseudo_quality(pseudo: PseudoLabels, y_true: np.ndarray) -> dict:
