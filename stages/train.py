@@ -47,7 +47,7 @@ from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
 from ssmll.pseudo import PseudoConfig
 from ssmll.trainer import TrainConfig
-from ssmll.variants import VARIANTS, variant_trainer
+from ssmll.variants import VARIANTS, train_params, variant_trainer
 
 cli = app(__doc__)
 
@@ -91,7 +91,7 @@ def main(
     training = {
         "variant": variant.value,
         "model": asdict(model_cfg),
-        "train": asdict(trainer.cfg),
+        "train": {k: v for k, v in asdict(trainer.cfg).items() if k in train_params(variant.value)},  # as dvc.yaml tracks them
         **({"pseudo": asdict(pseudo)} if semi else {}),
         "history": result.history,
         "best_epoch": result.best_epoch,
