@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
+from ssmll.clip import LoadedClip, load_clip
 from ssmll.datasets.digits import DigitScenesConfig, build
-from ssmll.encoding import ClipConfig, ExtractConfig, encoder_spec, write_encoding
-from ssmll.extraction import Runtime, write_image_features
 from ssmll.prepared import PreparedDataset, write_prepared
-from ssmll.views import ViewConfig, ViewMaker
+from stages.extract import cli as extract_cli
 
 from tiny_params import TEMPLATES, TINY, write_params
+
+#: The extract stage's runtime options for tests: one process, CPU, quiet.
+EXTRACT_RUNTIME = ["--workers", "0", "--device", "cpu", "--no-progress"]
 
 
 @pytest.fixture
@@ -61,18 +63,10 @@ class Tiny:
 
 @pytest.fixture(scope="session")
 def tiny(tiny_prepared: Path, tiny_scenes: PreparedDataset, tiny_clip: LoadedClip) -> Tiny:
-    """The tiny scenes with features extracted as the extract stage writes them (fewer templates)."""
-    features = tiny_prepared.parent / "features"
-    ext = ExtractConfig(views=TINY["extract.views"], grid=TINY["extract.grid"], templates=tuple(TEMPLATES))
-    encoder = DenseImageEncoder(tiny_clip.model.visual, grid=ext.grid).eval()
-    views = {
-        "train": ViewMaker(tiny_clip.preprocess_cfg, ext),
-        "test": ViewMaker(tiny_clip.preprocess_cfg, ViewConfig(views=1)),
-    }
-    rt = Runtime("cpu", batch_size=32, workers=0, progress=False)
-    for split, table in tiny_scenes.tables.items():
-        write_image_features(table, encoder, views[split], rt, features / split)
-    text = encode_prompts(tiny_clip, tiny_scenes.prompt_names, TEMPLATES).numpy()
-    spec = encoder_spec(ClipConfig("ViT-S-32", "none", 0), ext, tiny_clip, encoder)
-    write_encoding(features, spec, tiny_scenes.classes, tiny_scenes.prompt_names, text)
-    return Tiny(tiny_prepared, features, tiny_scenes, tiny_clip)
+    """The tiny scenes with features written by the extract stage itself (tiny params, one prompt template)."""
+    root = write_params(tiny_prepared.parent, {"extract.templates": TEMPLATES})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        result = CliRunner().invoke(extract_cli, ["--prepared", "prepared", "--out", "features", *EXTRACT_RUNTIME])
+    assert result.exit_code == 0, result.output
+    return Tiny(tiny_prepared, root / "features", tiny_scenes, tiny_clip)

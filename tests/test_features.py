@@ -11,9 +11,10 @@ import pytest
 import ssmll.features
 from ssmll.clip import DenseImageEncoder
 from ssmll.errors import UserError
-from ssmll.extraction import Runtime, encode_table, write_image_features
+from ssmll.extraction import Runtime, encode_table
 from ssmll.features import read_image_features
 from ssmll.prepared import make_table
+from ssmll.staging import Group, Staging, encode_missing
 from ssmll.views import ViewConfig, ViewMaker
 
 from tiny_params import TINY
@@ -42,7 +43,7 @@ def test_views_argument_keeps_the_first_views(tiny):
 
 @pytest.fixture(scope="module")
 def sharded(tiny, tmp_path_factory) -> dict[str, Path]:
-    """The first test images written twice with small shards: batch 7 with 2 workers, batch 32 with none."""
+    """The first test images extracted twice as the stage does, with small shards: batch 7 with 2 workers, batch 32 with none."""
     table = tiny.dataset.tables["test"].slice(0, SUBSET)
     encoder = DenseImageEncoder(tiny.clip.model.visual, TINY["extract.grid"]).eval()
     views = ViewMaker(tiny.clip.preprocess_cfg, ViewConfig(views=1))
@@ -51,8 +52,10 @@ def sharded(tiny, tmp_path_factory) -> dict[str, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ssmll.features, "SHARD_IMAGES", SHARD)
         for name, rt in runs.items():
-            write_image_features(table, encoder, views, rt, root / name)
-    return {name: root / name for name in runs}
+            staging = Staging(root / name, "key")
+            encode_missing({"test": table}, {"test": views}, encoder, rt, staging, Group())
+            staging.publish()
+    return {name: root / name / "test" for name in runs}
 
 
 def test_shards_hold_a_fixed_number_of_images(sharded):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +20,7 @@ from tqdm import tqdm
 
 from ssmll.clip import DenseImageEncoder
 from ssmll.errors import UserError
-from ssmll.features import shard_name, shard_ranges, write_shard
+from ssmll.features import shard_ranges
 from ssmll.images import open_rgb
 from ssmll.views import ViewMaker
 
@@ -159,13 +158,3 @@ def _to_host(tensors: tuple[torch.Tensor, ...]) -> Callable[[], tuple[np.ndarray
 
     return wait
 
-
-def write_image_features(
-    table: pa.Table, encoder: DenseImageEncoder, views: ViewMaker, rt: Runtime, out_dir: Path, desc: str = ""
-) -> None:
-    """Encode every image of ``table`` into its shards under ``out_dir``, in one process."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ids = table.column("image_id").to_pylist()
-    shards = shard_ranges(len(ids))
-    for index, (rows, (g, loc)) in enumerate(zip(shards, encode_shards(table, shards, encoder, views, rt, desc))):
-        write_shard(out_dir / shard_name(index), ids[rows.start : rows.stop], g, loc)
