@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 import typer
 
 from stages._cli import (
@@ -21,11 +20,17 @@ from stages._cli import (
 )
 from ssmll.artifacts import load_workspace
 from ssmll.bundle import load_bundle
-from ssmll.baselines import linear_probe_scores, zeroshot_scores
-from ssmll.evaluation import EvaluateConfig, per_class_ap_csv, pr_curves_csv, predictions_table, report
-from ssmll.featureset import map_batches, predict
+from ssmll.evaluation import (
+    EvaluateConfig,
+    baseline_scorers,
+    model_scorer,
+    per_class_ap_csv,
+    pr_curves_csv,
+    predictions_table,
+    report,
+    score_variants,
+)
 from ssmll.io import write_json, write_parquet, write_text
-from ssmll.model import image_tokens, zeroshot_label_specific
 
 cli = app(__doc__)
 
@@ -47,23 +52,13 @@ def main(
     cfg = read_config(params, "evaluate", EvaluateConfig)
     dev = resolve_device(device)
     ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
-    test, lab = ws.test, np.flatnonzero(ws.labeled)
-    g_test = test.global_array()
+    test = ws.test
     method = load_bundle(models / "method.pt").model.to(dev)
     supervised = load_bundle(models / "supervised.pt").model.to(dev)
-    text = torch.from_numpy(ws.text).to(dev)
-
-    def label_specific(g: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
-        return zeroshot_label_specific(image_tokens(g, loc, method.cfg.include_global_token), text, method.cfg.attn_scale)
-
-    scores = {
-        "zeroshot": zeroshot_scores(g_test, ws.text),
-        "linear_probe": linear_probe_scores(ws.train.global_array(lab), ws.train.y[lab], g_test, c=cfg.linear_probe_c),
-        "zeroshot_label_specific": map_batches(label_specific, test),
-        "supervised": predict(supervised, test),
-        "method": predict(method, test),
-    }
-    result = report(test.y, scores, ws.priors, ws.classes)
+    baselines = baseline_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, method.cfg, cfg.linear_probe_c)
+    scorers = {**baselines, "supervised": model_scorer(supervised), "method": model_scorer(method)}
+    scores, thresholds = score_variants(scorers, test, ws.train, ws.labeled, ws.priors)
+    result = report(test.y, scores, thresholds, ws.classes)
     write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
     write_text(per_class_ap_csv(test.y, scores, ws.classes), plots / "per_class_ap.csv")
     write_text(pr_curves_csv(test.y, scores), plots / "pr_curves.csv")

@@ -8,9 +8,10 @@ import io
 import numpy as np
 import pytest
 
-from ssmll.evaluation import RECALL_LEVELS, per_class_ap_csv, pr_curves_csv, predictions_table, report
+from ssmll.evaluation import RECALL_LEVELS, THRESHOLD_RULE, per_class_ap_csv, pr_curves_csv, predictions_table, report, score_variants
 from ssmll.metrics import evaluation, per_class_ap
-from ssmll.thresholds import cap_labels
+from ssmll.featureset import FeatureSet
+from ssmll.thresholds import cap_thresholds
 
 CLASSES = ["zero", "one", "two", "three"]
 
@@ -24,12 +25,12 @@ def data() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return y, scores
 
 
-def test_report_scores_every_variant_at_the_prior_thresholds(data):
+def test_report_decides_every_variant_at_its_own_thresholds(data):
     y, scores = data
-    priors = np.array([0.3, 0.2, 0.5, 0.1])
-    result = report(y, scores, priors, CLASSES)
+    thresholds = {"zeroshot": np.full(4, 0.5), "linear_probe": np.array([0.2, 0.4, 0.6, 0.8])}
+    result = report(y, scores, thresholds, CLASSES)
     for name, s in scores.items():
-        assert result[name] == evaluation(y, s, cap_labels(s, priors))
+        assert result[name] == evaluation(y, s, s >= thresholds[name][None, :])
         assert {"mAP", "CF1", "OF1"} <= set(result[name])
     assert result["linear_probe"]["mAP"] > result["zeroshot"]["mAP"]
     assert result["test_images"] == 30
@@ -81,3 +82,23 @@ def test_pr_curves_are_the_best_micro_precision_at_each_recall_or_more(data):
 def test_a_perfect_ranking_has_precision_one_at_every_recall():
     y = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.float32)
     assert (_curves(y, {"perfect": y + 0.1})["perfect"] == 1.0).all()
+
+
+def test_thresholds_come_from_the_unlabeled_training_images_never_the_test_set():
+    """CF1/OF1 thresholds: each variant's scores of the unlabeled part and the labeled priors (CAP), fixed before the test set."""
+    rng = np.random.default_rng(1)
+    train = FeatureSet.from_arrays(rng.random((40, 1, 3)), rng.random((40, 1, 2, 3)), np.zeros((40, 2)))
+    test = FeatureSet.from_arrays(rng.random((10, 1, 3)), rng.random((10, 1, 2, 3)), np.zeros((10, 2)))
+    labeled = np.zeros(40, dtype=bool)
+    labeled[:8] = True
+    seen: list[int] = []
+
+    def first_two(feats, rows):
+        seen.append(len(feats) if rows is None else len(rows))
+        return feats.global_array(rows)[:, :2]
+
+    priors = np.array([0.25, 0.5])
+    scores, thresholds = score_variants({"v": first_two}, test, train, labeled, priors)
+    np.testing.assert_array_equal(scores["v"], test.global_array()[:, :2])
+    np.testing.assert_array_equal(thresholds["v"], cap_thresholds(train.global_array(np.arange(8, 40))[:, :2], priors))
+    assert seen == [10, 32] and "before the test set" in THRESHOLD_RULE

@@ -36,6 +36,7 @@ def test_metrics_hold_map_cf1_and_of1_per_variant(evaluated):
     for variant in VARIANTS:
         assert {"mAP", "CF1", "OF1"} <= set(metrics[variant])
     assert metrics["test_images"] == TINY["data.digits.n_test"]
+    assert "fixed before the test set" in metrics["threshold_rule"]
 
 
 def test_zeroshot_map_is_that_of_the_cached_features(evaluated, tiny):

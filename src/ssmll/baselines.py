@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -15,10 +16,10 @@ def zeroshot_scores(image_global: np.ndarray, text: np.ndarray) -> np.ndarray:
     return _normalize(image_global) @ _normalize(text).T
 
 
-def linear_probe_scores(
-    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, c: float = 1.0, max_iter: int = 1000
-) -> np.ndarray:
-    """One-vs-rest logistic regression on labeled global features; test probabilities.
+def linear_probe(
+    train_x: np.ndarray, train_y: np.ndarray, c: float = 1.0, max_iter: int = 1000
+) -> Callable[[np.ndarray], np.ndarray]:
+    """One-vs-rest logistic regression on labeled global features, as a function to probabilities.
 
     A class that has no labeled positive (or no negative) gets a constant score.
     """
@@ -26,7 +27,14 @@ def linear_probe_scores(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (ConvergenceWarning, UserWarning))
         clf.fit(_normalize(train_x), train_y.astype(int))
-    return clf.predict_proba(_normalize(test_x))
+    return lambda x: clf.predict_proba(_normalize(x))
+
+
+def linear_probe_scores(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, c: float = 1.0, max_iter: int = 1000
+) -> np.ndarray:
+    """The probabilities of :func:`linear_probe` fitted on ``train_x`` for ``test_x``."""
+    return linear_probe(train_x, train_y, c, max_iter)(test_x)
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:

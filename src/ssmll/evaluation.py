@@ -1,19 +1,33 @@
-"""Scoring every variant on the same test set and shaping the results for DVC."""
+"""Scoring every variant on the same test set and shaping the results for DVC.
+
+Every variant is a *scorer*: scores for any rows of a feature set (view 0). The evaluate
+stage and ``benchmarks/method_table.py`` build the variants here, score the test set with
+them, and decide CF1/OF1 with class-wise thresholds that each variant's own scores of the
+unlabeled training images set (:data:`THRESHOLD_RULE`): the test set chooses nothing.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
 from sklearn.metrics import precision_recall_curve
 
+from ssmll.baselines import linear_probe, zeroshot_scores
 from ssmll.errors import UserError
+from ssmll.featureset import FeatureSet, map_batches, predict
 from ssmll.metrics import classes_without_positives, evaluation, per_class_ap
-from ssmll.thresholds import cap_labels
+from ssmll.model import ModelConfig, image_tokens, zeroshot_label_specific
+from ssmll.thresholds import apply_thresholds, cap_thresholds
+
+#: Scores (n, C) of rows of a feature set (all of them for None), view 0.
+Scorer = Callable[[FeatureSet, "np.ndarray | None"], np.ndarray]
 
 @dataclass(frozen=True)
 class EvaluateConfig:
@@ -25,12 +39,57 @@ class EvaluateConfig:
 
 
 MAP_POLICY = "classes without test positives have no AP and are excluded from the mean"
-THRESHOLD_RULE = "CF1/OF1 at class-wise thresholds: per class, the top round(prior*n) test images, prior from the labeled part"
+THRESHOLD_RULE = (
+    "CF1/OF1 at class-wise thresholds fixed before the test set, per variant: the score of the last of the "
+    "round(prior * n) highest-scoring unlabeled training images, prior from the labeled part (the model bundle's rule)"
+)
 
 
-def report(y: np.ndarray, scores: dict[str, np.ndarray], priors: np.ndarray, classes: list[str]) -> dict[str, Any]:
+def baseline_scorers(train: FeatureSet, labeled: np.ndarray, text: np.ndarray, model_cfg: ModelConfig, probe_c: float) -> dict[str, Scorer]:
+    """The variants that train no alignment model: CLIP zero-shot (global and label-specific) and a linear probe.
+
+    The probe is fitted on the global embeddings of the rows ``labeled`` of ``train``; the
+    label-specific read-out attends as ``model_cfg``'s untrained model does.
+    """
+    probe = linear_probe(train.global_array(labeled), train.y[labeled], c=probe_c)
+    text_t = torch.from_numpy(text)
+
+    def label_specific(g: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        tokens = image_tokens(g, loc, model_cfg.include_global_token)
+        return zeroshot_label_specific(tokens, text_t.to(g.device), model_cfg.attn_scale)
+
+    return {
+        "zeroshot": lambda feats, rows: zeroshot_scores(feats.global_array(rows), text),
+        "linear_probe": lambda feats, rows: probe(feats.global_array(rows)),
+        "zeroshot_label_specific": lambda feats, rows: map_batches(label_specific, feats, rows),
+    }
+
+
+def model_scorer(model: torch.nn.Module) -> Scorer:
+    return lambda feats, rows: predict(model, feats, rows)
+
+
+def decision_pool(labeled: np.ndarray) -> np.ndarray:
+    """The training rows whose scores set the decision thresholds: the unlabeled part (the labeled one if empty)."""
+    unl = np.flatnonzero(~labeled)
+    return unl if len(unl) else np.flatnonzero(labeled)
+
+
+def score_variants(
+    scorers: dict[str, Scorer], test: FeatureSet, train: FeatureSet, labeled: np.ndarray, priors: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each variant's test scores, and its class-wise thresholds by :data:`THRESHOLD_RULE`."""
+    pool = decision_pool(labeled)
+    scores = {name: f(test, None) for name, f in scorers.items()}
+    thresholds = {name: cap_thresholds(f(train, pool), priors) for name, f in scorers.items()}
+    return scores, thresholds
+
+
+def report(
+    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], classes: list[str]
+) -> dict[str, Any]:
     """The metrics file: one entry per variant (mAP, CF1, OF1, ...) and how they were computed."""
-    out: dict[str, Any] = {name: evaluation(y, s, cap_labels(s, priors)) for name, s in scores.items()}
+    out: dict[str, Any] = {name: evaluation(y, s, apply_thresholds(s, thresholds[name])) for name, s in scores.items()}
     out["test_images"] = int(len(y))
     out["classes_excluded_from_mAP"] = classes_without_positives(y, classes)
     out["mAP_policy"] = MAP_POLICY
