@@ -1,15 +1,19 @@
-"""The method vs its labeled-only baseline over labeled ratios and seeds, plus ablations.
+"""The method against every baseline over labeled ratios and seeds, plus ablations.
 
-Runs what the split, contexts, train, train_supervised and evaluate stages run, on the
-features already extracted (``dvc repro extract split`` first), with params.yaml's values and
-only the swept keys changed, and prints a Markdown table of test mAP (mean ± std over
-``split.seed``). Two trainings run at a time, one CPU thread each.
+Runs what the split, contexts, train, train_supervised and evaluate stages run (the same
+library calls: ``ssmll.variants`` for training, ``ssmll.evaluation`` for the baselines),
+on the features already extracted (``dvc repro extract`` first), with params.yaml's values
+and only the swept keys changed, and prints a Markdown table of test mAP (mean ± std over
+``split.seed``), with the pseudo-label precision / recall of the last epoch next to each
+semi-supervised run. Two trainings run at a time, one CPU thread each.
 
     python benchmarks/method_table.py --ratios 0.05,0.1,0.2 --seeds 1,2,3 --ablations
 
-``--on unlabeled`` scores the unlabeled part of the training pool against its hidden
-labels instead of the test set: use it to choose settings (``--set train.x=y``) without
-touching the test set.
+``--on labeled`` chooses settings within the protocol: ``FOLDS``-fold cross-validation on
+the labeled part alone. Each fold of the labeled images is held out (its labels hidden,
+the images join the unlabeled part), the variants train on the rest, and their mAP on the
+held-out fold is reported (mean ± std over seeds x folds). Compare ``--set section.key=value``
+settings this way; the test set and the unlabeled part's hidden labels choose nothing.
 """
 
 from __future__ import annotations
@@ -27,14 +31,24 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ssmll.config import from_params  # noqa: E402
 from ssmll.contexts import ContextsConfig, find_contexts  # noqa: E402
+from ssmll.evaluation import EvaluateConfig, baseline_scorers  # noqa: E402
 from ssmll.metrics import mean_ap  # noqa: E402
 from ssmll.model import ModelConfig  # noqa: E402
+from ssmll.pseudo import PseudoConfig  # noqa: E402
 from ssmll.trainer import TrainConfig  # noqa: E402
 
+#: Folds of the labeled part for ``--on labeled``.
+FOLDS = 3
+
+BASELINES = ("zeroshot", "zeroshot_label_specific", "linear_probe")
+TRAINED = ("supervised", "method")
 ABLATIONS = {
     "no context task": {"train.context_weight": 0.0},
     "global alignment": {"model.alignment": "global"},
-    "fixed threshold": {"train.threshold": "fixed"},
+    "fixed threshold": {"pseudo.threshold": "fixed"},
+    "contexts.k 2": {"contexts.k": 2},
+    "contexts.k 5": {"contexts.k": 5},
+    "masks 0.5": {"pseudo.pos_fraction": 0.5, "pseudo.neg_fraction": 0.5},
 }
 
 _WS = None
@@ -50,7 +64,11 @@ def _workspace(data: Path):
 
 
 def run_one(job: tuple) -> tuple:
-    """Train one variant for one (ratio, seed, overrides); return its test mAP."""
+    """One job: the baselines, or one trained variant, for one (ratio, seed, overrides, fold).
+
+    Returns the job's key and ``{variant: (mAP, pseudo precision, pseudo recall)}`` on the
+    test set, or on the held-out fold with ``--on labeled``.
+    """
     import torch
 
     from ssmll.featureset import predict
@@ -58,23 +76,38 @@ def run_one(job: tuple) -> tuple:
     from ssmll.variants import variant_trainer
 
     torch.set_num_threads(1)
-    data, params, on, ratio, seed, overrides, variant = job
+    data, params, on, ratio, seed, overrides, variant, fold = job
     ws = _workspace(data)
-    split = labeled_split(ws.train_ids, ratio, seed)
-    y_lab = ws.train.y[split.labeled]
+    labeled = labeled_split(ws.train_ids, ratio, seed).labeled
+    held_out = _folds(labeled, seed)[fold] if on == "labeled" else None
+    if held_out is not None:
+        labeled = labeled.copy()
+        labeled[held_out] = False
+    feats, rows = (ws.test, None) if held_out is None else (ws.train, held_out)
+    truth = feats.y if rows is None else feats.y[rows]
     p = _apply(params, overrides)
+    model_cfg = from_params(ModelConfig, p["model"], "model")
+    if variant == "baselines":
+        probe_c = from_params(EvaluateConfig, p["evaluate"], "evaluate").linear_probe_c
+        scorers = baseline_scorers(ws.train, np.flatnonzero(labeled), ws.text, model_cfg, probe_c)
+        return job[3:], {name: (mean_ap(truth, f(feats, rows)), None, None) for name, f in scorers.items()}
+    y_lab = ws.train.y[labeled]
     ctx_cfg = from_params(ContextsConfig, p["contexts"], "contexts")
     ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
     cfg = from_params(TrainConfig, p["train"], "train")
-    model_cfg = from_params(ModelConfig, p["model"], "model")
+    pseudo = from_params(PseudoConfig, p["pseudo"], "pseudo")
     trainer = variant_trainer(
-        variant, ws.train, split.labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg
+        variant, ws.train, labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg, pseudo
     )
-    model = trainer.fit().model
-    if on == "test":
-        return job[3:], mean_ap(ws.test.y, predict(model, ws.test))
-    unl = np.flatnonzero(~split.labeled)
-    return job[3:], mean_ap(ws.train.y[unl], predict(model, ws.train, unl))
+    result = trainer.fit()
+    last = result.history[-1]
+    value = mean_ap(truth, predict(result.model, feats, rows))
+    return job[3:], {variant: (value, last.get("pseudo_precision"), last.get("pseudo_recall"))}
+
+
+def _folds(labeled: np.ndarray, seed: int) -> list[np.ndarray]:
+    """The labeled images in ``FOLDS`` seeded folds."""
+    return np.array_split(np.random.RandomState(seed).permutation(np.flatnonzero(labeled)), FOLDS)
 
 
 def _apply(params: dict, overrides: dict) -> dict:
@@ -89,28 +122,40 @@ def main(
     ratios: str = typer.Option("0.05,0.1,0.2", help="Labeled ratios."),
     seeds: str = typer.Option("1,2,3", help="split.seed values."),
     ablations: bool = typer.Option(False, help="Also run the ablations at the smallest ratio."),
+    variants: str = typer.Option(",".join((*BASELINES, *TRAINED)), help="Variants to run (baselines come together)."),
     data: Path = typer.Option(ROOT / "data", help="The pipeline's data directory (prepared, features)."),
     params_file: Path = typer.Option(ROOT / "params.yaml", "--params", help="Params file."),
     jobs: int = typer.Option(2, help="Trainings at a time."),
-    on: str = typer.Option("test", help="Score on the test set, or on the unlabeled part's hidden labels."),
+    on: str = typer.Option("test", help="test (report), or labeled (cross-validate on the labeled part, to choose)."),
     set_: list[str] = typer.Option([], "--set", help="section.key=value applied to every run (YAML value)."),
 ) -> None:
-    if on not in ("test", "unlabeled"):
-        raise typer.BadParameter("--on takes test or unlabeled")
+    if on not in ("test", "labeled"):
+        raise typer.BadParameter("--on takes test or labeled")
     params = _apply(yaml.safe_load(params_file.read_text()), dict(_pair(s) for s in set_))
     rs, ss = [float(r) for r in ratios.split(",")], [int(s) for s in seeds.split(",")]
-    work = [(data, params, on, r, s, {}, variant) for r in rs for s in ss for variant in ("supervised", "method")]
+    chosen = variants.split(",")
+    unknown = set(chosen) - {*BASELINES, *TRAINED}
+    if unknown:
+        raise typer.BadParameter(f"unknown variants {sorted(unknown)}; choose from {', '.join((*BASELINES, *TRAINED))}")
+    folds = range(FOLDS) if on == "labeled" else [0]
+    runs = [(r, s, f) for r in rs for s in ss for f in folds]
+    names = [v for v in TRAINED if v in chosen] + (["baselines"] if set(chosen) & set(BASELINES) else [])
+    work = [(data, params, on, r, s, {}, v, f) for r, s, f in runs for v in names]
     if ablations:
-        work += [(data, params, on, rs[0], s, ABLATIONS[a], "method") for a in ABLATIONS for s in ss]
+        work += [(data, params, on, r, s, ABLATIONS[a], "method", f) for a in ABLATIONS for r, s, f in runs if r == rs[0]]
     results: dict = {}
     with ProcessPoolExecutor(jobs) as pool:
-        for (ratio, seed, overrides, variant), value in pool.map(run_one, work):
-            name = next((a for a, o in ABLATIONS.items() if o == overrides), variant)
-            results.setdefault((name, ratio), []).append(value)
-            typer.echo(f"{name:>18} ratio {ratio:<5} seed {seed}: mAP {value:.2f}", err=True)
+        for (ratio, seed, overrides, _, fold), values in pool.map(run_one, work):
+            for variant, value in values.items():
+                name = next((a for a, o in ABLATIONS.items() if o == overrides), variant)
+                results.setdefault((name, ratio), []).append(value)
+                where = f" fold {fold}" if on == "labeled" else ""
+                typer.echo(f"{name:>24} ratio {ratio:<5} seed {seed}{where}: mAP {value[0]:.2f}", err=True)
+    what = "held-out labeled folds" if on == "labeled" else "test"
+    typer.echo(f"{what} mAP, mean ± std; [pseudo-label precision / recall at the last epoch]\n")
     typer.echo("| variant | " + " | ".join(f"{r:g}" for r in rs) + " |")
     typer.echo("|---|" + "---|" * len(rs))
-    for name in ["supervised", "method", *ABLATIONS]:
+    for name in [*(v for v in (*BASELINES, *TRAINED) if v in chosen), *ABLATIONS]:
         cells = [_cell(results.get((name, r))) for r in rs]
         if any(c != "" for c in cells):
             typer.echo(f"| {name} | " + " | ".join(cells) + " |")
@@ -121,8 +166,14 @@ def _pair(text: str) -> tuple[str, object]:
     return key, yaml.safe_load(value)
 
 
-def _cell(values: list[float] | None) -> str:
-    return "" if not values else f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+def _cell(values: list[tuple] | None) -> str:
+    if not values:
+        return ""
+    maps = [v[0] for v in values]
+    cell = f"{np.mean(maps):.2f} ± {np.std(maps):.2f}"
+    if values[0][1] is not None:
+        cell += f" [{np.mean([v[1] for v in values]):.1f} / {np.mean([v[2] for v in values]):.1f}]"
+    return cell
 
 
 if __name__ == "__main__":
