@@ -24,7 +24,7 @@ def inputs():
 @pytest.mark.parametrize("with_global", [True, False])
 def test_untrained_model_equals_zero_shot_label_specific_scores(inputs, with_global):
     text, membership, g, local = inputs
-    cfg = ModelConfig(include_global_token=with_global, attn_scale=7.0, logit_scale=3.0)
+    cfg = ModelConfig(include_global_token=with_global, attn_scale=7.0, logit_scale=3.0, global_branch=False)
     model = AlignmentModel(text, membership, cfg)
     expected = zeroshot_label_specific(image_tokens(g, local, with_global), F.normalize(text, dim=-1), 7.0)
     logits, ctx_logits = model(g, local)

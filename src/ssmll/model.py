@@ -7,10 +7,10 @@ C one-to-one alignments instead of C texts against one global vector. Contexts (
 of co-occurring classes) are identified the same way, with one query per context, so
 the context task shapes the shared query and value maps. The maps start as identities
 (``I + delta`` with ``delta`` zero, so that weight decay pulls them back to the identity,
-not to zero), so the untrained model ranks exactly like CLIP's zero-shot label-specific
-scoring.
+not to zero), so the untrained model without the global branch ranks exactly like CLIP's
+zero-shot label-specific scoring.
 
-With ``global_branch`` each class score also holds the global alignment's: the scaled
+With ``global_branch`` (the default) each class score also holds the global alignment's: the scaled
 cosine of the (value-mapped) global embedding with the class text. The global embedding
 is then not just one position among the T + 1 the class attends over, whose weight the
 softmax spreads thin; the model contains the global-alignment model and can fall back on
@@ -43,7 +43,7 @@ class ModelConfig:
     attn_scale: float = 10.0
     logit_scale: float = 10.0
     adapter_dim: int = 0
-    global_branch: bool = False
+    global_branch: bool = True
 
     def validate(self) -> None:
         if self.alignment not in ALIGNMENTS:

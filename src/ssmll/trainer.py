@@ -9,7 +9,9 @@ with the EMA teacher scoring the unlabeled images' plain view (view 0); a thresh
 turns those scores into pseudo-labels. The student learns on strong views (a random
 cached view >= 1) from labels and pseudo-labels, plus ``context_weight`` times the
 context loss whose targets come from the labels or (masked like them) the pseudo-labels.
-Batches mix labeled and unlabeled images in the labeled ratio. The hidden labels of the
+Each semi-supervised step takes ``batch_size`` labeled images (cycled) and as many
+unlabeled ones, as CAP and FixMatch do (``batch_mix: ratio`` splits one batch in the
+labeled ratio instead, which leaves 3 labeled images a step at 5 % labels). The hidden labels of the
 unlabeled part are used only to report how good the pseudo-labels are, never to train.
 
 Every loss is a sum over images divided by the batch size, as in CAP: a pseudo-labeled
@@ -49,7 +51,7 @@ class TrainConfig:
     epochs: int = 20
     warmup_epochs: int = 5
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 1e-4
     weight_decay: float = 1e-4
     ema_decay: float = 0.99
     loss: str = "asl"
@@ -60,6 +62,7 @@ class TrainConfig:
     unlabeled_weight: float = 1.0
     context_weight: float = 1.0
     labeled_views: str = "strong"
+    batch_mix: str = "equal"
     seed: int = 0
     select_on_test: bool = False
 
@@ -74,6 +77,8 @@ class TrainConfig:
             raise UserError(f"train.loss={self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.context_weight < 0 or self.unlabeled_weight < 0:
             raise UserError("train.context_weight and train.unlabeled_weight must be non-negative")
+        if self.batch_mix not in ("equal", "ratio"):
+            raise UserError(f"train.batch_mix={self.batch_mix!r}; choose equal or ratio")
         if self.labeled_views not in LABELED_VIEWS:
             raise UserError(f"train.labeled_views={self.labeled_views!r}; choose one of {', '.join(LABELED_VIEWS)}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -126,8 +131,10 @@ class Trainer:
         return self.semi and epoch >= self.cfg.warmup_epochs and len(self.unl) > 0
 
     def _split_batch(self) -> tuple[int, int]:
-        """Labeled and unlabeled images per batch, in the labeled ratio (at least one each)."""
+        """Labeled and unlabeled images per semi-supervised step: a batch of each, or one batch in the labeled ratio."""
         b = self.cfg.batch_size
+        if self.cfg.batch_mix == "equal":
+            return b, b
         n_lab = min(b - 1, max(1, round(b * len(self.lab) / (len(self.lab) + len(self.unl)))))
         return n_lab, b - n_lab
 

@@ -26,7 +26,7 @@ from ssmll.pseudo import PseudoConfig
 from ssmll.trainer import TrainConfig, Trainer
 
 #: Train params that only act on the unlabeled part.
-UNLABELED_ONLY = ("unlabeled_weight",)
+UNLABELED_ONLY = ("unlabeled_weight", "batch_mix")
 
 
 @dataclass(frozen=True)
