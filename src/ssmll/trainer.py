@@ -59,7 +59,7 @@ class TrainConfig:
     gamma_pos: float = 0.0
     clip: float = 0.05
     focal_grad: bool = False
-    unlabeled_weight: float = 1.0
+    unlabeled_weight: float = 0.3
     context_weight: float = 1.0
     labeled_views: str = "strong"
     batch_mix: str = "equal"
