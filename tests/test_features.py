@@ -92,3 +92,32 @@ def test_unreadable_image_is_a_user_error_naming_it(tiny):
 def test_reading_before_extract_names_the_stage_to_run(tmp_path):
     with pytest.raises(UserError, match="run the extract stage first"):
         read_image_features(tmp_path, "train")
+
+
+@pytest.mark.parametrize("read_rows", [1, 5, 64])
+@pytest.mark.parametrize("views", [None, 2])
+def test_reading_in_batches_that_straddle_images_and_shards_gives_every_row(tmp_path, monkeypatch, read_rows, views):
+    """Shards of 4, 4 and 3 images with 3 views each, read a few rows at a time."""
+    rng = np.random.default_rng(0)
+    ids = [f"im{i:02d}" for i in range(11)]
+    g, loc = rng.standard_normal((11, 3, 8)).astype(np.float16), rng.standard_normal((11, 3, 4, 8)).astype(np.float16)
+    (tmp_path / "train").mkdir()
+    for index, rows in enumerate([range(0, 4), range(4, 8), range(8, 11)]):
+        part = slice(rows.start, rows.stop)
+        ssmll.features.write_shard(tmp_path / "train" / ssmll.features.shard_name(index), ids[part], g[part], loc[part])
+    monkeypatch.setattr(ssmll.features, "READ_ROWS", read_rows)
+    feats = read_image_features(tmp_path, "train", views=views)
+    keep = 3 if views is None else views
+    assert feats.image_ids == ids
+    np.testing.assert_array_equal(feats.global_, g[:, :keep])
+    np.testing.assert_array_equal(feats.local, loc[:, :keep])
+
+
+def test_a_shard_without_every_view_of_its_images_names_the_stage_to_rerun(tmp_path):
+    (tmp_path / "train").mkdir()
+    g, loc = np.zeros((2, 3, 8), np.float16), np.zeros((2, 3, 4, 8), np.float16)
+    ssmll.features.write_shard(tmp_path / "train" / "part-00000.parquet", ["a", "b"], g, loc)
+    table = pq.read_table(tmp_path / "train" / "part-00000.parquet").slice(0, 5)
+    pq.write_table(table, tmp_path / "train" / "part-00000.parquet")
+    with pytest.raises(UserError, match="does not hold 3 views per image; re-run the extract stage"):
+        read_image_features(tmp_path, "train")

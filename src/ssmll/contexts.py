@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.cluster import SpectralClustering
-from sklearn.metrics import adjusted_rand_score
 
 from ssmll.errors import UserError
 from ssmll.io import read_json, write_json
@@ -88,6 +86,8 @@ def affinity_matrix(y: np.ndarray, text: np.ndarray, smoothing: float) -> tuple[
 
 def find_contexts(y: np.ndarray, text: np.ndarray, k: int, smoothing: float = 0.01, seed: int = 0) -> Contexts:
     """Cut the class co-occurrence graph of the labeled part into ``k`` contexts."""
+    from sklearn.cluster import SpectralClustering  # here, not at import: see ssmll.metrics
+
     c = y.shape[1]
     if not 1 <= k <= c:
         raise UserError(f"contexts.k={k} must be between 1 and the number of classes ({c})")
@@ -123,6 +123,8 @@ def context_targets(y: np.ndarray, membership: np.ndarray, mask: np.ndarray | No
 
 def agreement_with_groups(assignment: np.ndarray, groups: list[list[int]]) -> float:
     """Adjusted Rand index between recovered contexts and known class groups."""
+    from sklearn.metrics import adjusted_rand_score
+
     truth = np.full(len(assignment), -1)
     for g, members in enumerate(groups):
         truth[members] = g

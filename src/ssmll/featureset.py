@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 #: Images per inference batch: a float32 batch with its attention intermediates takes
-#: about 0.8 MB per image. Fixed rather than a runtime knob, so that no result can
-#: depend on it (CPU matmul kernels may change their summation order with the rows).
-INFERENCE_BATCH = 256
+#: about 1.5 MB per image on CPU, so inference never needs more than a training step
+#: (256 cost the train stage 120 MB more peak memory, for bitwise the same scores on
+#: CPU). Fixed, not a runtime knob, so that no result can depend on it.
+INFERENCE_BATCH = 64
 
 
 @dataclass

@@ -4,6 +4,9 @@ mAP: mean over classes of sklearn's average precision, x100, over the whole test
 A class with no positive in ``y`` has no defined AP; it is excluded from the mean and
 listed, as the metrics files say. CP/CR/CF1 average precision and recall over classes
 (F1 of the averages); OP/OR/OF1 pool all image-class pairs.
+
+sklearn is imported where it is used: at import it would cost the train stage, which
+scores once at the end, 140 MB of its peak memory.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_fscore_support
 
 
 def per_class_ap(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """AP x100 per class; NaN for a class without positives."""
+    from sklearn.metrics import average_precision_score
+
     out = np.full(y.shape[1], np.nan)
     for k in range(y.shape[1]):
         if y[:, k].any():
@@ -30,6 +34,8 @@ def mean_ap(y: np.ndarray, scores: np.ndarray) -> float:
 
 def f1_report(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """CP, CR, CF1, OP, OR, OF1 (x100) of hard predictions."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     y, pred = y.astype(bool), pred.astype(bool)
     p, r, _, _ = precision_recall_fscore_support(y, pred, average=None, zero_division=0)
     cp, cr = float(p.mean()), float(r.mean())

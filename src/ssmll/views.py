@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import transforms as T
 
 from ssmll.errors import UserError
 
@@ -44,6 +43,11 @@ class ViewMaker:
     """Turns one RGB image into a (V, 3, H, W) tensor of its views."""
 
     def __init__(self, preprocess_cfg: dict, cfg: ViewConfig):
+        # Imported here: the config above is read by stages that never transform an image
+        # (train, evaluate), and open_clip with torchvision costs them 240 MB of memory.
+        from open_clip.transform import image_transform
+        from torchvision import transforms as T
+
         cfg.validate()
         self.cfg = cfg
         size = preprocess_cfg["size"]
