@@ -86,6 +86,15 @@ def test_extract_under_torchrun_from_dvc_repro_writes_the_same_features(repro):
     assert "up to date" in run(repo, "dvc", "status")
 
 
+def test_extract_run_by_hand_then_dvc_commit_is_taken_as_the_stage_output(tmp_path):
+    """The several-nodes route: extract run outside DVC (as torchrun on every node would), recorded by dvc commit."""
+    repo = copy_checkout(tmp_path)
+    run(repo, "dvc", "repro", "prepare")
+    run(repo, sys.executable, "-m", "stages.extract", "--workers", "0", "--no-progress")
+    run(repo, "dvc", "commit", "--force", "extract")
+    assert stages_run(run(repo, "dvc", "repro", "contexts")) == {"split", "contexts"}
+
+
 def test_exp_run_with_another_ratio_reruns_split_onwards_only(repro):
     repo, _ = repro
     before = eval_metrics(repo)
