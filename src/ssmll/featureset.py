@@ -84,11 +84,22 @@ def map_batches(
     rows: np.ndarray | None = None,
     batch_size: int | None = None,
 ) -> np.ndarray:
-    """``fn(global, local)`` on view 0, batch by batch over ``rows`` (all if None), as one (n, C) host array."""
+    """``fn(global, local)`` on view 0, batch by batch over ``rows`` (all if None), as one (n, C) host array.
+
+    Each batch's result is copied into one array allocated at the first batch: kept as a
+    small tensor per batch, the results split the heap between the batches' large
+    temporaries, so that glibc could reuse none of them and memory grew by one batch's
+    temporaries per batch (2.9 GB more peak for the train stage at N=16000).
+    """
     rows = np.arange(len(feats)) if rows is None else np.asarray(rows)
     batch_size = batch_size or INFERENCE_BATCH
-    out = [fn(*feats.batch(rows[s : s + batch_size])).cpu() for s in range(0, len(rows), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, feats.y.shape[1]), np.float32)
+    out = np.zeros((0, feats.y.shape[1]), np.float32)
+    for s in range(0, len(rows), batch_size):
+        scores = fn(*feats.batch(rows[s : s + batch_size])).cpu().numpy()
+        if s == 0:
+            out = np.empty((len(rows), scores.shape[1]), scores.dtype)
+        out[s : s + len(scores)] = scores
+    return out
 
 
 @torch.inference_mode()
