@@ -24,6 +24,21 @@ from ssmll.errors import UserError
 
 _PROBE_TIMEOUT_S = 3.0
 
+#: The project's own architectures (e.g. the embedded digit CLIP), one open_clip JSON config each.
+MODEL_CONFIGS = Path(__file__).parent / "model_configs"
+
+
+def register_model_configs() -> None:
+    """Make the architectures in ``MODEL_CONFIGS`` known to open_clip by name, once.
+
+    open_clip keeps a registry of configs by name; adding ours there (rather than
+    building the model by hand) lets ``create_model``, tokenizers and checkpoints treat
+    them like any other architecture.
+    """
+    ours = {p.stem for p in MODEL_CONFIGS.glob("*.json")}
+    if not ours <= set(open_clip.list_models()):
+        open_clip.add_model_config(MODEL_CONFIGS)
+
 
 @dataclass
 class LoadedClip:
@@ -35,6 +50,7 @@ class LoadedClip:
 
 def load_clip(name: str, pretrained: str, seed: int = 0, device: str = "cpu") -> LoadedClip:
     """Create ``name`` with weights from ``pretrained`` (``none``, a file path, or a tag)."""
+    register_model_configs()
     if name not in open_clip.list_models():
         raise UserError(
             f"unknown CLIP architecture {name!r}; pick one of open_clip.list_models(), e.g. ViT-B-16, ViT-S-32, RN50"

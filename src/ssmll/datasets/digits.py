@@ -5,7 +5,8 @@ scales, offsets and colours on a random two-colour gradient. Its labels are the 
 present. Co-occurrence is structured: a scene first draws one hidden context (a group of
 digits) and picks each digit from it with probability ``in_group_prob``, else from the
 other digits, so a context-identification task has something to recover. Train and test
-scenes use disjoint source scans. Everything is a pure function of the config and seed.
+scenes use disjoint source scans, and neither uses a scan of the embedded CLIP's
+pretraining corpus (``digit_scans``). Everything is a pure function of the config and seed.
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-from sklearn.datasets import load_digits
 
+from ssmll.datasets.digit_scans import (
+    CLASS_NAMES,
+    ScanPool,
+    contrasting_colour,
+    gradient,
+    paste_scan,
+    scene_scans,
+    split_pool,
+    to_image,
+)
 from ssmll.errors import UserError
 from ssmll.prepared import PreparedDataset, make_table
 
-CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+__all__ = ["CLASS_NAMES", "DigitScenesConfig", "build", "draw_digits", "render_scene"]
 _SPLIT_CODE = {"train": 0, "test": 1}
 
 
@@ -74,17 +84,10 @@ def build(cfg: DigitScenesConfig) -> PreparedDataset:
     return PreparedDataset(CLASS_NAMES, CLASS_NAMES, tables, info=info, groups=cfg.groups)
 
 
-def _split_scans(cfg: DigitScenesConfig) -> dict[str, dict[int, np.ndarray]]:
-    """Per digit, a seeded disjoint partition of sklearn's scans into train and test pools."""
-    data = load_digits()
-    rng = np.random.default_rng([cfg.seed, 99])
-    pools: dict[str, dict[int, np.ndarray]] = {"train": {}, "test": {}}
-    for d in range(10):
-        idx = rng.permutation(np.flatnonzero(data.target == d))
-        n_test = max(1, int(round(len(idx) * cfg.test_fraction_of_scans)))
-        pools["test"][d] = data.images[idx[:n_test]] / 16.0
-        pools["train"][d] = data.images[idx[n_test:]] / 16.0
-    return pools
+def _split_scans(cfg: DigitScenesConfig) -> dict[str, ScanPool]:
+    """Per digit, a seeded disjoint partition of the scene scans into train and test pools."""
+    test, train = split_pool(scene_scans(), cfg.test_fraction_of_scans, np.random.default_rng([cfg.seed, 99]))
+    return {"train": train, "test": test}
 
 
 def draw_digits(rng: np.random.Generator, cfg: DigitScenesConfig) -> list[int]:
@@ -100,13 +103,11 @@ def draw_digits(rng: np.random.Generator, cfg: DigitScenesConfig) -> list[int]:
     return chosen
 
 
-def render_scene(
-    rng: np.random.Generator, scans: dict[int, np.ndarray], cfg: DigitScenesConfig
-) -> tuple[Image.Image, list[int]]:
+def render_scene(rng: np.random.Generator, scans: ScanPool, cfg: DigitScenesConfig) -> tuple[Image.Image, list[int]]:
     """One scene image and its digit labels."""
     digits = draw_digits(rng, cfg)
     size = cfg.image_size
-    canvas = _gradient(rng, size)
+    canvas = gradient(rng, size)
     grid = math.ceil(math.sqrt(cfg.max_digits))
     cell = size // grid
     cells = rng.choice(grid * grid, size=len(digits), replace=False)
@@ -114,30 +115,10 @@ def render_scene(
     for d, c in zip(digits, cells):
         scan = scans[d][rng.integers(len(scans[d]))]
         side = int(cell * rng.uniform(0.55, 0.95))
-        glyph = Image.fromarray((scan * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
-        alpha = np.asarray(glyph, dtype=np.float32)[..., None] / 255.0
         y0 = (c // grid) * cell + int(rng.integers(0, cell - side + 1))
         x0 = (c % grid) * cell + int(rng.integers(0, cell - side + 1))
-        colour = _contrasting_colour(rng, luminance)
-        patch = canvas[y0 : y0 + side, x0 : x0 + side]
-        canvas[y0 : y0 + side, x0 : x0 + side] = patch * (1 - alpha) + colour * alpha
-    return Image.fromarray(canvas.round().clip(0, 255).astype(np.uint8)), digits
-
-
-def _gradient(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A linear two-colour gradient at a random angle, float32 (H, W, 3) in 0..255."""
-    a, b = rng.uniform(0, 255, size=(2, 3))
-    angle = rng.uniform(0, 2 * math.pi)
-    yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
-    t = (np.cos(angle) * xx + np.sin(angle) * yy)
-    t = (t - t.min()) / max(t.max() - t.min(), 1e-6)
-    return (a * (1 - t[..., None]) + b * t[..., None]).astype(np.float32)
-
-
-def _contrasting_colour(rng: np.random.Generator, luminance: float) -> np.ndarray:
-    """A random colour on the other side of mid-grey from the background."""
-    lo, hi = (0, 90) if luminance > 127 else (165, 255)
-    return rng.uniform(lo, hi, size=3).astype(np.float32)
+        paste_scan(canvas, scan, y0, x0, side, contrasting_colour(rng, luminance))
+    return to_image(canvas), digits
 
 
 def _png(img: Image.Image) -> bytes:

@@ -1,0 +1,84 @@
+"""pretrain_clip: train the embedded digit CLIP from scratch and write its fp16 weights.
+
+Runs once: its outputs ship with the repository (models/digit-clip/), and its own
+pipeline file (models/digit-clip/dvc.yaml) keeps it traceable; `dvc repro` finds it up
+to date. Rebuild with `dvc repro -f models/digit-clip/dvc.yaml` (about 40 minutes on 2
+CPU cores); on this kind of machine the weights come out byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import torch
+import typer
+
+from stages._cli import app, load_params, user_errors
+from ssmll.clip import load_clip
+from ssmll.config import from_mapping
+from ssmll.io import write_json, write_text
+from ssmll.pretrain.corpus import CorpusConfig, build_corpus
+from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights, zero_shot
+
+MODEL_DIR = Path("models/digit-clip")
+
+cli = app(__doc__)
+
+
+@cli.command()
+@user_errors
+def main(
+    params: Path = typer.Option(MODEL_DIR / "params.yaml", "--params", help="The recipe's own params file."),
+    out: Path = typer.Option(MODEL_DIR, help="Directory for weights.safetensors, metrics.json and curves.csv."),
+) -> None:
+    """Pretrain the embedded CLIP on rendered digit image-caption pairs."""
+    p = load_params(params, "corpus", "recipe")
+    corpus = from_mapping(CorpusConfig, p["corpus"], "corpus")
+    recipe = from_mapping(RecipeConfig, p["recipe"], "recipe")
+    recipe.validate()
+    arch = recipe.arch
+    torch.set_num_threads(recipe.threads)
+    start = time.perf_counter()
+    result = pretrain(corpus, recipe, log=_log)
+    weights = out / "weights.safetensors"
+    save_weights(result.clip, weights, {"arch": arch, "recipe": "models/digit-clip/params.yaml"})
+    shipped = load_clip(arch, str(weights))  # the ordinary checkpoint path, fp16 weights as shipped
+    _, val = build_corpus(corpus)
+    summary = {
+        "arch": arch,
+        "parameters": sum(t.numel() for t in shipped.model.state_dict().values()),
+        "steps": recipe.steps,
+        "train_seconds": round(result.seconds, 1),
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "threads": recipe.threads,
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "val_images": corpus.val_images,
+        **{f"val_{k}": v for k, v in zero_shot(shipped, val, recipe.eval_templates, recipe.eval_attn_scale).items()},
+    }
+    write_json(summary, out / "metrics.json")
+    write_text(_csv(result.history), out / "curves.csv")
+    typer.echo(f"wrote {weights} (sha256 {summary['sha256'][:12]}...): val zero-shot mAP {summary['val_zeroshot_mAP']:.2f}")
+
+
+def _log(row: dict) -> None:
+    typer.echo(
+        f"step {row['step']:>5}  loss {row['loss_global']:.3f} + token {row['loss_token']:.3f}  "
+        f"val zero-shot {row['val_zeroshot_mAP']:.1f}  label-specific {row['val_label_specific_mAP']:.1f}",
+        err=True,
+    )
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+if __name__ == "__main__":
+    cli()

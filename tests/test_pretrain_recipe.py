@@ -1,0 +1,73 @@
+"""ssmll.pretrain.recipe and stages.pretrain_clip: a few steps, deterministic, saved as a loadable checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from ssmll.clip import load_clip
+from ssmll.pretrain.corpus import CorpusConfig
+from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights
+from stages import pretrain_clip
+
+from stage_runner import assert_fails_cleanly, invoke
+
+CORPUS = CorpusConfig(images=48, val_images=16)
+RECIPE = RecipeConfig(steps=3, batch_size=16, eval_every=2)
+
+
+def _state_bytes(model: torch.nn.Module) -> dict[str, bytes]:
+    return {k: v.numpy().tobytes() for k, v in model.state_dict().items()}
+
+
+def test_a_few_steps_give_the_same_weights_twice_and_move_them():
+    a, b = pretrain(CORPUS, RECIPE), pretrain(CORPUS, RECIPE)
+    assert _state_bytes(a.clip.model) == _state_bytes(b.clip.model)
+    start = load_clip(RECIPE.arch, "none", seed=RECIPE.seed)
+    assert _state_bytes(a.clip.model) != _state_bytes(start.model)
+    assert [r["step"] for r in a.history] == [2, 3]
+    assert {"loss_global", "loss_token", "val_zeroshot_mAP", "val_label_specific_mAP"} <= set(a.history[0])
+
+
+def test_saved_fp16_weights_load_as_an_ordinary_checkpoint(tmp_path):
+    trained = pretrain(CORPUS, RECIPE).clip
+    path = tmp_path / "weights.safetensors"
+    save_weights(trained, path, {"arch": RECIPE.arch})
+    loaded = load_clip(RECIPE.arch, str(path))
+    for name, tensor in trained.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], tensor.half().float()), name
+
+
+def _recipe_params(directory: Path, **recipe) -> Path:
+    params = {
+        "corpus": {"images": 32, "val_images": 8},
+        "recipe": {"steps": 2, "batch_size": 8, "eval_every": 1, "threads": 1, **recipe},
+    }
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.mark.slow
+def test_stage_writes_weights_metrics_and_curves(tmp_path):
+    out = tmp_path / "model"
+    result = invoke(pretrain_clip.cli, "--params", str(_recipe_params(tmp_path)), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sha256"] == hashlib.sha256((out / "weights.safetensors").read_bytes()).hexdigest()
+    assert metrics["steps"] == 2 and 0 <= metrics["val_zeroshot_mAP"] <= 100
+    assert (out / "curves.csv").read_text().splitlines()[0].startswith("step,")
+
+
+def test_stage_rejects_unknown_and_impossible_params(tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    params = _recipe_params(tmp_path, stpes=3)
+    assert_fails_cleanly(pretrain_clip.cli, tmp_path, "recipe.stpes", args=("--params", str(params), "--out", str(out)))
+    params = _recipe_params(tmp_path, threads=0)
+    assert_fails_cleanly(pretrain_clip.cli, tmp_path, "recipe.threads", args=("--params", str(params), "--out", str(out)))
