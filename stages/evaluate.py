@@ -19,6 +19,7 @@ from stages._cli import (
     user_errors,
 )
 from ssmll.artifacts import load_workspace
+from ssmll.baselines import linear_probe
 from ssmll.bundle import load_bundle
 from ssmll.evaluation import (
     EvaluateConfig,
@@ -34,6 +35,10 @@ from ssmll.io import write_json, write_parquet, write_text
 
 cli = app(__doc__)
 
+#: An upper reference, not a competitor: how far labels could take these features.
+ORACLE = "linear_probe_all_labels"
+ORACLE_NOTE = "linear probe on every training label, the unlabeled part's hidden ones included: reported only, never used to choose"
+
 
 @cli.command()
 @user_errors
@@ -48,7 +53,11 @@ def main(
     plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP and the precision-recall curves."),
     device: str = DEVICE_OPTION,
 ) -> None:
-    """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method."""
+    """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method.
+
+    ``linear_probe_all_labels`` is an oracle (it sees the hidden labels of the unlabeled
+    part): it shows the room that labels leave above zero-shot, and nothing is chosen by it.
+    """
     cfg = read_config(params, "evaluate", EvaluateConfig)
     dev = resolve_device(device)
     ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
@@ -56,9 +65,16 @@ def main(
     method = load_bundle(models / "method.pt").model.to(dev)
     supervised = load_bundle(models / "supervised.pt").model.to(dev)
     baselines = baseline_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, method.cfg, cfg.linear_probe_c)
-    scorers = {**baselines, "supervised": model_scorer(supervised), "method": model_scorer(method)}
+    oracle = linear_probe(ws.train.global_array(), ws.train.y, c=cfg.linear_probe_c)
+    scorers = {
+        **baselines,
+        ORACLE: lambda feats, rows: oracle(feats.global_array(rows)),
+        "supervised": model_scorer(supervised),
+        "method": model_scorer(method),
+    }
     scores, thresholds = score_variants(scorers, test, ws.train, ws.labeled, ws.priors)
     result = report(test.y, scores, thresholds, ws.classes)
+    result["oracle_variants"] = {ORACLE: ORACLE_NOTE}
     write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
     write_text(per_class_ap_csv(test.y, scores, ws.classes), plots / "per_class_ap.csv")
     write_text(pr_curves_csv(test.y, scores), plots / "pr_curves.csv")

@@ -1,7 +1,7 @@
 """Shared fixtures: one tiny dataset with CLIP features built once per session, and tiny params.
 
 The tiny dataset is what ``dvc repro`` makes from the repository's params with only the
-size keys turned down (``TINY``): digit scenes, random ViT-S-32 weights, a 2x2 grid and
+size keys turned down (``TINY``): digit scenes, the shipped embedded CLIP, a 2x2 grid and
 two views. Tests that only read it share the session copy; tests that write copy it.
 """
 
@@ -19,7 +19,7 @@ from ssmll.datasets.digits import DigitScenesConfig, build
 from ssmll.prepared import PreparedDataset, write_prepared
 from stages.extract import cli as extract_cli
 
-from tiny_params import TEMPLATES, TINY, write_params
+from tiny_params import TEMPLATES, TINY, repo_params, write_params
 
 #: The extract stage's runtime options for tests: one process, CPU, quiet.
 EXTRACT_RUNTIME = ["--workers", "0", "--device", "cpu", "--no-progress"]
@@ -34,7 +34,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Pa
 
 @pytest.fixture(scope="session")
 def tiny_clip() -> LoadedClip:
-    return load_clip("ViT-S-32", "none", seed=0)
+    """The repository's CLIP (model and weights of params.yaml)."""
+    clip = repo_params()["clip"]
+    return load_clip(clip["model"], str(clip["pretrained"]), seed=clip["seed"])
 
 
 @pytest.fixture(scope="session")

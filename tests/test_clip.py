@@ -26,12 +26,12 @@ def test_unknown_architecture_is_a_user_error():
         load_clip("ViT-X-99", "none")
 
 
-def test_seed_fixes_random_weights(tiny_clip):
-    again = load_clip("ViT-S-32", "none", seed=0)
+def test_seed_fixes_random_weights():
+    first, again = load_clip("ViT-S-32", "none", seed=0), load_clip("ViT-S-32", "none", seed=0)
     other = load_clip("ViT-S-32", "none", seed=1)
     w = "visual.conv1.weight"
-    assert torch.equal(tiny_clip.model.state_dict()[w], again.model.state_dict()[w])
-    assert not torch.equal(tiny_clip.model.state_dict()[w], other.model.state_dict()[w])
+    assert torch.equal(first.model.state_dict()[w], again.model.state_dict()[w])
+    assert not torch.equal(first.model.state_dict()[w], other.model.state_dict()[w])
 
 
 def test_checkpoint_file_reproduces_the_saved_model(tmp_path):
@@ -115,7 +115,7 @@ def _vit_tokens_reference(visual: torch.nn.Module, x: torch.Tensor, grid: int) -
 
 
 def test_vit_dense_encoder_matches_open_clip(tiny_clip):
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(2, 3, *tiny_clip.preprocess_cfg["size"], generator=torch.Generator().manual_seed(1))
     encoder = DenseImageEncoder(tiny_clip.model.visual, grid=2)
     with torch.inference_mode():
         pooled, local = encoder(x)

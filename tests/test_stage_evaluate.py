@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ssmll.baselines import zeroshot_scores
+from ssmll.baselines import linear_probe_scores, zeroshot_scores
 from ssmll.encoding import read_text_features
 from ssmll.features import read_image_features
 from ssmll.metrics import mean_ap
@@ -21,7 +21,7 @@ from stages.evaluate import cli
 
 from tiny_params import REPO, TINY, write_params
 
-VARIANTS = ("zeroshot", "linear_probe")
+VARIANTS = ("zeroshot", "linear_probe", "linear_probe_all_labels")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,16 @@ def test_zeroshot_map_is_that_of_the_cached_features(evaluated, tiny):
     y = multihot(tiny.dataset.tables["test"].column("labels"), len(tiny.dataset.classes))
     metrics = json.loads((evaluated / "metrics/eval.json").read_text())
     assert metrics["zeroshot"]["mAP"] == pytest.approx(mean_ap(y, scores), abs=1e-3)
+
+
+def test_the_oracle_probe_learns_every_training_label_and_is_marked_as_such(evaluated, tiny):
+    train, test = (read_image_features(tiny.features, s, views=1) for s in ("train", "test"))
+    y = multihot(tiny.dataset.tables["train"].column("labels"), len(tiny.dataset.classes))
+    y_test = multihot(tiny.dataset.tables["test"].column("labels"), len(tiny.dataset.classes))
+    scores = linear_probe_scores(train.global_[:, 0], y, test.global_[:, 0])
+    metrics = json.loads((evaluated / "metrics/eval.json").read_text())
+    assert metrics["linear_probe_all_labels"]["mAP"] == pytest.approx(mean_ap(y_test, scores), abs=1e-3)
+    assert "reported only" in metrics["oracle_variants"]["linear_probe_all_labels"]
 
 
 def test_predictions_and_per_class_ap_cover_every_variant(evaluated):

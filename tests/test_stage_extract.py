@@ -17,7 +17,7 @@ from ssmll.prepared import PreparedDataset, make_table, write_prepared
 from stage_runner import assert_fails_cleanly, invoke
 from stages.extract import cli
 
-from tiny_params import TINY
+from tiny_params import TINY, repo_params
 
 RUNTIME = ("--workers", "0", "--device", "cpu", "--no-progress")
 N_TRAIN, N_TEST = 5, 3
@@ -47,7 +47,8 @@ def test_extract_writes_features_text_and_meta(prepared_few, tiny, tmp_path_fact
     assert result.exit_code == 0, result.output
     out = root / "data" / "features"
     meta = json.loads((out / "meta.json").read_text())
-    assert (meta["model"], meta["pretrained"], meta["grid"], meta["views"]) == ("ViT-S-32", str(ckpt), 2, 2)
+    want = (repo_params()["clip"]["model"], str(ckpt), TINY["extract.grid"], TINY["extract.views"])
+    assert (meta["model"], meta["pretrained"], meta["grid"], meta["views"]) == want
     assert meta["pretrained_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert pq.read_metadata(out / "train" / "part-00000.parquet").num_rows == N_TRAIN * TINY["extract.views"]
     assert read_text_features(out).shape == (10, tiny.clip.dim)

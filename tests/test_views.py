@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import open_clip
+from open_clip.transform import PreprocessCfg, image_transform_v2
 import pytest
 import torch
 from PIL import Image
@@ -68,8 +68,8 @@ def test_view_zero_is_the_whole_image_resized_as_cap_does(maker, tiny_clip):
     assert torch.equal(view, expected(wide))
 
 
-def test_view_zero_of_a_square_image_is_open_clips_eval_transform(maker, image):
-    preprocess_val = open_clip.create_model_and_transforms("ViT-S-32")[2]
+def test_view_zero_of_a_square_image_is_open_clips_eval_transform(maker, image, tiny_clip):
+    preprocess_val = image_transform_v2(PreprocessCfg(**tiny_clip.preprocess_cfg), is_train=False)
     assert torch.equal(maker(image, "a")[0], preprocess_val(image))
 
 

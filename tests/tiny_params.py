@@ -40,8 +40,15 @@ def tiny_overrides() -> dict[str, Any]:
 
 
 def repo_params(overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
-    """The repository's params.yaml with ``tiny_overrides()`` and then ``overrides`` (dotted keys) applied."""
+    """The repository's params.yaml with ``tiny_overrides()`` and then ``overrides`` (dotted keys) applied.
+
+    A relative ``clip.pretrained`` checkpoint (the shipped embedded CLIP) is made absolute,
+    so that the params work from any working directory.
+    """
     params = yaml.safe_load((REPO / "params.yaml").read_text())
+    shipped = REPO / str(params["clip"]["pretrained"])
+    if shipped.is_file():
+        params["clip"]["pretrained"] = str(shipped)
     for dotted, value in {**tiny_overrides(), **overrides}.items():
         *parents, leaf = dotted.split(".")
         node = params

@@ -39,7 +39,7 @@ _SPLIT_CODE = {"train": 0, "test": 1}
 class DigitScenesConfig:
     n_train: int = 4000
     n_test: int = 1000
-    image_size: int = 224
+    image_size: int = 64
     min_digits: int = 1
     max_digits: int = 4
     groups: list[list[int]] = field(default_factory=lambda: [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]])

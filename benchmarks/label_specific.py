@@ -1,0 +1,108 @@
+"""Where label-specific zero-shot stands against the global embedding, and why.
+
+Zero-shot reads out of the CLIP of params.yaml, on the images of the prepared dataset
+(`dvc repro prepare` first): the global embedding against each class's prompt ensemble,
+the best single local token, and label-specific attention of each class text over the
+local tokens (with and without the global token, at several inverse temperatures), for
+the tokens after every transformer block (through the final norm and projection, as
+extract takes the last). Prints a Markdown table of mAP.
+
+By default it scores the labeled part of the training pool (`dvc repro split` first):
+choosing a read-out there is within the protocol. ``--on test`` reports the test set.
+
+    python benchmarks/label_specific.py --on labeled
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+import torch.nn.functional as F
+import typer
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip  # noqa: E402
+from ssmll.features import Runtime, encode_table  # noqa: E402
+from ssmll.metrics import mean_ap  # noqa: E402
+from ssmll.model import image_tokens, zeroshot_label_specific  # noqa: E402
+from ssmll.prepared import multihot, read_classes, read_split  # noqa: E402
+from ssmll.views import ViewConfig, ViewMaker  # noqa: E402
+
+SCALES = (3.0, 10.0, 30.0, 100.0)
+
+
+class LayerTokens(torch.nn.Module):
+    """A ViT's tokens after block ``layer`` (1-based), through the final norm and projection."""
+
+    def __init__(self, visual: torch.nn.Module, layer: int):
+        super().__init__()
+        self.visual, self.layer = visual, layer
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = self.visual
+        h = v._embeds(x)
+        for block in v.transformer.resblocks[: self.layer]:
+            h = block(h)
+        pooled, patches = v._pool(h)
+        if v.proj is not None:
+            pooled, patches = pooled @ v.proj, patches @ v.proj
+        return F.normalize(pooled.float(), dim=-1), F.normalize(patches.float(), dim=-1)
+
+
+def readouts(g: torch.Tensor, local: torch.Tensor, text: torch.Tensor, y: np.ndarray) -> dict[str, float]:
+    """mAP of each read-out of the global and local tokens against the class texts."""
+    out = {
+        "global": mean_ap(y, (g @ text.T).numpy()),
+        "best token": mean_ap(y, torch.einsum("btd,cd->bct", local, text).amax(-1).numpy()),
+    }
+    for with_global in (False, True):
+        tokens = image_tokens(g, local, with_global)
+        for scale in SCALES:
+            name = f"attention {scale:g}" + (" + global" if with_global else "")
+            out[name] = mean_ap(y, zeroshot_label_specific(tokens, text, scale).numpy())
+    return out
+
+
+def main(
+    on: str = typer.Option("labeled", help="labeled (the labeled part of the training pool) or test."),
+    params: Path = typer.Option(ROOT / "params.yaml", help="params.yaml to read clip, extract and split from."),
+    data: Path = typer.Option(ROOT / "data", help="Folder with prepared/ and split/."),
+) -> None:
+    p = yaml.safe_load(params.read_text())
+    clip = load_clip(p["clip"]["model"], str(p["clip"]["pretrained"]), seed=p["clip"]["seed"])
+    classes, prompt_names = read_classes(data / "prepared")
+    if on == "labeled":
+        table = read_split(data / "prepared", "train")
+        labeled = pq.read_table(data / "split" / "split.parquet").column("labeled").to_numpy()
+        table = table.filter(labeled)
+    elif on == "test":
+        table = read_split(data / "prepared", "test")
+    else:
+        raise typer.BadParameter("--on must be labeled or test")
+    y = multihot(table.column("labels"), len(classes))
+    text = encode_prompts(clip, prompt_names, p["extract"]["templates"])
+    views = ViewMaker(clip.preprocess_cfg, ViewConfig(views=1))
+    rt = Runtime(workers=0, progress=False)
+    rows = {}
+    layers = len(clip.model.visual.transformer.resblocks)
+    for layer in range(1, layers + 1):
+        encoder = LayerTokens(clip.model.visual, layer) if layer < layers else DenseImageEncoder(clip.model.visual, grid=p["extract"]["grid"])
+        g, loc = (torch.from_numpy(np.concatenate(a)).float() for a in zip(*encode_table(table, encoder.eval(), views, rt)))
+        rows[f"block {layer}" + (" (extract)" if layer == layers else "")] = readouts(g[:, 0], loc[:, 0], text, y)
+    names = list(next(iter(rows.values())))
+    typer.echo(f"zero-shot mAP on {len(y)} {on} images, {p['clip']['model']} ({p['clip']['pretrained']})\n")
+    typer.echo("| tokens | " + " | ".join(names) + " |")
+    typer.echo("|---" * (len(names) + 1) + "|")
+    for row, values in rows.items():
+        typer.echo(f"| {row} | " + " | ".join(f"{values[n]:.1f}" for n in names) + " |")
+
+
+if __name__ == "__main__":
+    typer.run(main)
