@@ -17,9 +17,8 @@ from pathlib import Path
 import torch
 import typer
 
-from stages._cli import app, load_params, user_errors
+from stages._cli import app, read_config, user_errors
 from ssmll.clip import load_clip
-from ssmll.config import from_mapping
 from ssmll.io import write_json, write_text
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
 from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights, zero_shot
@@ -36,10 +35,8 @@ def main(
     out: Path = typer.Option(MODEL_DIR, help="Directory for weights.safetensors, metrics.json and curves.csv."),
 ) -> None:
     """Pretrain the embedded CLIP on rendered digit image-caption pairs."""
-    p = load_params(params, "corpus", "recipe")
-    corpus = from_mapping(CorpusConfig, p["corpus"], "corpus")
-    recipe = from_mapping(RecipeConfig, p["recipe"], "recipe")
-    recipe.validate()
+    corpus = read_config(params, "corpus", CorpusConfig)
+    recipe = read_config(params, "recipe", RecipeConfig)
     arch = recipe.arch
     torch.set_num_threads(recipe.threads)
     start = time.perf_counter()

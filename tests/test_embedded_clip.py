@@ -14,7 +14,7 @@ from safetensors import safe_open
 
 from ssmll.baselines import zeroshot_scores
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.config import from_mapping
+from ssmll.config import from_params
 from ssmll.datasets.digits import CLASS_NAMES, DigitScenesConfig, build
 from ssmll.features import Runtime, encode_table
 from ssmll.metrics import mean_ap
@@ -48,8 +48,8 @@ def test_shipped_weights_are_small_fp16_and_those_the_metrics_describe():
 def test_shipped_checkpoint_reproduces_its_recorded_zero_shot():
     """Through load_clip, as extract loads it, on the recipe's held-out validation images."""
     clip = load_clip(CLIP["model"], str(WEIGHTS))
-    recipe = from_mapping(RecipeConfig, RECIPE["recipe"], "recipe")
-    corpus = from_mapping(CorpusConfig, RECIPE["corpus"], "corpus")
+    recipe = from_params(RecipeConfig, RECIPE["recipe"], "recipe")
+    corpus = from_params(CorpusConfig, RECIPE["corpus"], "corpus")
     _, val = build_corpus(dataclasses.replace(corpus, images=1))  # validation images do not depend on the training ones
     got = zero_shot(clip, val, recipe.eval_templates, recipe.eval_attn_scale)
     assert got["zeroshot_mAP"] == pytest.approx(RECORDED["val_zeroshot_mAP"], abs=0.05)

@@ -14,9 +14,13 @@ from ssmll.pseudo import PseudoConfig
 from ssmll.split import SplitConfig
 from ssmll.trainer import TrainConfig
 
+from ssmll.pretrain.corpus import CorpusConfig
+from ssmll.pretrain.recipe import RecipeConfig
+
 from tiny_params import REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+RECIPE_PARAMS = yaml.safe_load((REPO / "models" / "digit-clip" / "params.yaml").read_text())
 
 SECTIONS = {
     "clip": ClipConfig,
@@ -43,3 +47,8 @@ def test_section_is_the_code_defaults(section):
 def test_data_section_is_the_code_defaults():
     data = PARAMS["data"]
     assert from_params(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data") == DataConfig()
+
+
+@pytest.mark.parametrize("section, cls", [("corpus", CorpusConfig), ("recipe", RecipeConfig)])
+def test_embedded_clip_recipe_params_are_the_code_defaults(section, cls):
+    assert from_params(cls, RECIPE_PARAMS[section], section) == cls()

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    model: str = "ViT-S-32"  # an open_clip architecture
-    pretrained: str = "none"  # none (random weights), an open_clip tag, or a checkpoint file
+    model: str = "ssmll-digits-ViT-8"  # an open_clip architecture (this one: the embedded digit CLIP)
+    pretrained: str = "models/digit-clip/weights.safetensors"  # a checkpoint file, an open_clip tag, or none (random)
     seed: int = 0  # initialises random weights when pretrained is none
 
 
@@ -39,7 +39,7 @@ class ClipConfig:
 class ExtractConfig(ViewConfig):
     """The views to cache (a :class:`ViewConfig`), the local grid and the prompt templates."""
 
-    grid: int = 7
+    grid: int = 8
     vit_local: str = "block"  # ViT local tokens: block (the last block's output) | value (its value path, MaskCLIP)
     templates: tuple[str, ...] = (
         "a photo of the number {}.",
