@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip  # noqa: E402
-from ssmll.features import Runtime, encode_table  # noqa: E402
+from ssmll.extraction import Runtime, encode_table  # noqa: E402
 from ssmll.metrics import mean_ap  # noqa: E402
 from ssmll.model import image_tokens, zeroshot_label_specific  # noqa: E402
 from ssmll.prepared import multihot, read_classes, read_split  # noqa: E402
