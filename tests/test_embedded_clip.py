@@ -16,7 +16,7 @@ from ssmll.baselines import zeroshot_scores
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
 from ssmll.config import from_params
 from ssmll.datasets.digits import CLASS_NAMES, DigitScenesConfig, build
-from ssmll.features import Runtime, encode_table
+from ssmll.extraction import Runtime, encode_table
 from ssmll.metrics import mean_ap
 from ssmll.prepared import multihot
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
