@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ssmll.datasets.digit_scans import pretraining_scans, scene_scans
+from ssmll.digit_scans import pretraining_scans, scene_scans
 from ssmll.errors import UserError
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus, caption, join_names, render_image
 

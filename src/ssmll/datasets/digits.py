@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from ssmll.datasets.digit_scans import (
+from ssmll.digit_scans import (
     CLASS_NAMES,
     ScanPool,
     contrasting_colour,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssmll.datasets.digit_scans import (
+from ssmll.digit_scans import (
     CLASS_NAMES,
     ScanPool,
     contrasting_colour,

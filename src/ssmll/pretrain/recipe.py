@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from ssmll.baselines import zeroshot_scores
 from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
-from ssmll.datasets.digit_scans import CLASS_NAMES
+from ssmll.digit_scans import CLASS_NAMES
 from ssmll.errors import UserError
 from ssmll.io import atomic_path
 from ssmll.metrics import mean_ap
