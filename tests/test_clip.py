@@ -138,7 +138,7 @@ def _value_path_reference(visual, x, grid):
 
 
 def test_vit_value_path_is_maskclips_and_keeps_the_global_embedding(tiny_clip):
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(2, 3, *tiny_clip.preprocess_cfg["size"], generator=torch.Generator().manual_seed(1))
     block, value = (DenseImageEncoder(tiny_clip.model.visual, grid=2, vit_local=p) for p in ("block", "value"))
     with torch.inference_mode():
         (g_block, l_block), (g_value, l_value) = block(x), value(x)

@@ -13,6 +13,7 @@ import yaml
 from ssmll.clip import load_clip
 from ssmll.pretrain.corpus import CorpusConfig
 from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights
+from tiny_params import REPO
 from stages import pretrain_clip
 
 from stage_runner import assert_fails_cleanly, invoke
@@ -44,10 +45,10 @@ def test_saved_fp16_weights_load_as_an_ordinary_checkpoint(tmp_path):
 
 
 def _recipe_params(directory: Path, **recipe) -> Path:
-    params = {
-        "corpus": {"images": 32, "val_images": 8},
-        "recipe": {"steps": 2, "batch_size": 8, "eval_every": 1, "threads": 1, **recipe},
-    }
+    """The shipped recipe's params, shrunk to seconds, with ``recipe`` overrides."""
+    params = yaml.safe_load((REPO / "models/digit-clip/params.yaml").read_text())
+    params["corpus"].update(images=32, val_images=8)
+    params["recipe"].update(steps=2, batch_size=8, eval_every=1, threads=1, **recipe)
     path = directory / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
