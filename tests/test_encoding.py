@@ -4,6 +4,7 @@ back; the encoder rebuilt from that record (ssmll.predictor) gives the features 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -22,7 +23,7 @@ from ssmll.predictor import build_encoder
 from ssmll.extraction import Runtime, encode_table
 from ssmll.features import read_image_features
 
-from tiny_params import TEMPLATES, TINY
+from tiny_params import TEMPLATES, TINY, repo_params
 
 
 def test_text_features_read_back(tiny):
@@ -32,9 +33,11 @@ def test_text_features_read_back(tiny):
 
 def test_spec_records_the_encoder(tiny):
     spec = read_encoder_spec(tiny.features)
-    assert (spec.model, spec.pretrained, spec.pretrained_sha256, spec.seed) == ("ViT-S-32", "none", "", 0)
+    clip = repo_params()["clip"]  # the embedded CLIP, a local checkpoint recorded with its hash
+    assert (spec.model, spec.pretrained, spec.seed) == (clip["model"], clip["pretrained"], clip["seed"])
+    assert spec.pretrained_sha256 == sha256(Path(clip["pretrained"]))
     assert (spec.grid, spec.views, spec.dim, spec.templates) == (TINY["extract.grid"], TINY["extract.views"], tiny.clip.dim, tuple(TEMPLATES))
-    assert spec.preprocess["size"] == [224, 224] and spec.local_tokens.startswith("vit:")
+    assert spec.preprocess["size"] == list(tiny.clip.preprocess_cfg["size"]) and spec.local_tokens.startswith("vit")
 
 
 def test_the_rebuilt_encoder_gives_the_extracted_features(tiny):

@@ -48,7 +48,7 @@ def _recipe_params(directory: Path, **recipe) -> Path:
     """The shipped recipe's params, shrunk to seconds, with ``recipe`` overrides."""
     params = yaml.safe_load((REPO / "models/digit-clip/params.yaml").read_text())
     params["corpus"].update(images=32, val_images=8)
-    params["recipe"].update(steps=2, batch_size=8, eval_every=1, threads=1, **recipe)
+    params["recipe"].update({"steps": 2, "batch_size": 8, "eval_every": 1, "threads": 1, **recipe})
     path = directory / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
