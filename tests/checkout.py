@@ -30,7 +30,7 @@ def copy_checkout(dest: Path, tiny: bool = True) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)
     if tiny:
-        (dest / "params.yaml").write_text(yaml.safe_dump(repo_params(), sort_keys=False))
+        (dest / "params.yaml").write_text(yaml.safe_dump(repo_params(absolute_checkpoint=False), sort_keys=False))
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)

@@ -39,15 +39,16 @@ def tiny_overrides() -> dict[str, Any]:
     return {**TINY, **{k: v for k, v in SHORT_TRAINING.items() if _has(params, k)}}
 
 
-def repo_params(overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
+def repo_params(overrides: Mapping[str, Any] = {}, absolute_checkpoint: bool = True) -> dict[str, Any]:
     """The repository's params.yaml with ``tiny_overrides()`` and then ``overrides`` (dotted keys) applied.
 
-    A relative ``clip.pretrained`` checkpoint (the shipped embedded CLIP) is made absolute,
-    so that the params work from any working directory.
+    With ``absolute_checkpoint`` a relative ``clip.pretrained`` checkpoint (the shipped
+    embedded CLIP) is made absolute, so that the params work from any working directory;
+    a copy of the repository keeps it relative, as Hydra composes it.
     """
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     shipped = REPO / str(params["clip"]["pretrained"])
-    if shipped.is_file():
+    if absolute_checkpoint and shipped.is_file():
         params["clip"]["pretrained"] = str(shipped)
     for dotted, value in {**tiny_overrides(), **overrides}.items():
         *parents, leaf = dotted.split(".")
