@@ -174,3 +174,10 @@ def test_the_console_script_is_declared():
 def test_export_of_an_unknown_split_is_one_line(in_evaluated):
     result = ssmll("export-images", "out", "--split", "val")
     assert result.exit_code == 2 and result.stderr == "error: no split 'val'; choose one of train, test\n"
+
+
+def test_export_before_prepare_names_the_stage_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = ssmll("export-images", "scenes")
+    assert result.exit_code == 2 and "run the prepare stage first" in result.stderr
+    assert list(tmp_path.iterdir()) == []

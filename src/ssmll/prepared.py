@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from ssmll.errors import UserError
-from ssmll.io import atomic_path, dumps_json, read_json, write_table_to
+from ssmll.io import atomic_path, dumps_json, read_json, write_table_to, write_text
 
 SPLITS = ("train", "test")
 
@@ -168,14 +168,13 @@ def export_images(prepared_dir: str | Path, split: str, out_dir: Path, limit: in
     """The first ``limit`` images of ``split`` as files under ``out_dir``, with a manifest of their labels.
 
     Embedded images are written byte for byte (so they decode to the pixels extract saw),
-    files are copied; ``labels.csv`` (path, labels joined by ``|``) is a manifest that
-    prepare and ``ssmll predict`` read.
+    files are copied, each under a temporary name first; ``labels.csv`` (path, labels joined
+    by ``|``) is a manifest that prepare and ``ssmll predict`` read.
     """
     if split not in SPLITS:
         raise UserError(f"no split {split!r}; choose one of {', '.join(SPLITS)}")
     classes, _ = read_classes(prepared_dir)
     rows = read_split(prepared_dir, split).slice(0, limit).to_pylist()
-    out_dir.mkdir(parents=True, exist_ok=True)
     written, manifest = [], [["path", "labels"]]
     for row in rows:
         try:
@@ -184,10 +183,11 @@ def export_images(prepared_dir: str | Path, split: str, out_dir: Path, limit: in
             raise UserError(f"cannot read {row['path']} ({e.strerror}); re-run the prepare stage") from None
         suffix = Path(row["path"]).suffix if row["path"] else "." + Image.open(io.BytesIO(data)).format.lower()
         target = out_dir / f"{row['image_id'].replace('/', '_')}{suffix}"
-        target.write_bytes(data)
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(data)
         written.append(target)
         manifest.append([target.name, "|".join(classes[k] for k in row["labels"])])
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(manifest)
-    (out_dir / "labels.csv").write_text(buf.getvalue())
+    write_text(buf.getvalue(), out_dir / "labels.csv")  # last: a manifest names only images already written
     return written
