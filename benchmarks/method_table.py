@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ssmll.config import from_params  # noqa: E402
 from ssmll.contexts import ContextsConfig, find_contexts  # noqa: E402
+from ssmll.baselines import linear_probe  # noqa: E402
 from ssmll.evaluation import EvaluateConfig, baseline_scorers  # noqa: E402
 from ssmll.metrics import mean_ap  # noqa: E402
 from ssmll.model import ModelConfig  # noqa: E402
@@ -42,6 +43,8 @@ FOLDS = 3
 
 BASELINES = ("zeroshot", "zeroshot_label_specific", "linear_probe")
 TRAINED = ("supervised", "method")
+#: Oracles on every training label (``--on test`` only): how much the unlabeled part could add at most.
+ORACLES = ("linear_probe_all_labels", "supervised_all_labels")
 ABLATIONS = {
     "no context task": {"train.context_weight": 0.0},
     "global alignment": {"model.alignment": "global"},
@@ -78,6 +81,8 @@ def run_one(job: tuple) -> tuple:
     torch.set_num_threads(1)
     data, params, on, ratio, seed, overrides, variant, fold = job
     ws = _workspace(data)
+    if variant in ORACLES:
+        return job[3:], _oracle(ws, params, variant)
     labeled = labeled_split(ws.train_ids, ratio, seed).labeled
     held_out = _folds(labeled, seed)[fold] if on == "labeled" else None
     if held_out is not None:
@@ -105,6 +110,33 @@ def run_one(job: tuple) -> tuple:
     return job[3:], {variant: (value, last.get("pseudo_precision"), last.get("pseudo_recall"))}
 
 
+def _oracle(ws, params: dict, name: str) -> dict:
+    """An oracle on every training label, the unlabeled part's hidden ones too: reported, never used to choose.
+
+    What it scores above its labeled-only variant is the most any use of the unlabeled part
+    could add to that model on these features.
+    """
+    import torch
+
+    from ssmll.featureset import predict
+    from ssmll.split import class_priors
+    from ssmll.variants import variant_trainer
+
+    if name == "linear_probe_all_labels":
+        probe_c = from_params(EvaluateConfig, params["evaluate"], "evaluate").linear_probe_c
+        probe = linear_probe(ws.train.global_array(), ws.train.y, c=probe_c)
+        return {name: (mean_ap(ws.test.y, probe(ws.test.global_array())), None, None)}
+    everything = np.ones(len(ws.train), dtype=bool)
+    model_cfg = from_params(ModelConfig, params["model"], "model")
+    cfg = from_params(TrainConfig, params["train"], "train")
+    ctx_cfg = from_params(ContextsConfig, params["contexts"], "contexts")
+    ctx = find_contexts(ws.train.y, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
+    trainer = variant_trainer(
+        "supervised", ws.train, everything, torch.from_numpy(ws.text), ctx.membership(), class_priors(ws.train.y), model_cfg, cfg
+    )
+    return {name: (mean_ap(ws.test.y, predict(trainer.fit().model, ws.test)), None, None)}
+
+
 def _folds(labeled: np.ndarray, seed: int) -> list[np.ndarray]:
     """The labeled images in ``FOLDS`` seeded folds."""
     return np.array_split(np.random.RandomState(seed).permutation(np.flatnonzero(labeled)), FOLDS)
@@ -128,6 +160,7 @@ def main(
     jobs: int = typer.Option(2, help="Trainings at a time."),
     on: str = typer.Option("test", help="test (report), or labeled (cross-validate on the labeled part, to choose)."),
     set_: list[str] = typer.Option([], "--set", help="section.key=value applied to every run (YAML value)."),
+    oracles: bool = typer.Option(True, help="With --on test, also train on every label: the most the unlabeled part could add."),
 ) -> None:
     if on not in ("test", "labeled"):
         raise typer.BadParameter("--on takes test or labeled")
@@ -141,11 +174,16 @@ def main(
     runs = [(r, s, f) for r in rs for s in ss for f in folds]
     names = [v for v in TRAINED if v in chosen] + (["baselines"] if set(chosen) & set(BASELINES) else [])
     work = [(data, params, on, r, s, {}, v, f) for r, s, f in runs for v in names]
+    if oracles and on == "test":
+        work += [(data, params, on, None, None, {}, v, 0) for v in ORACLES]
     if ablations:
         work += [(data, params, on, r, s, ABLATIONS[a], "method", f) for a in ABLATIONS for r, s, f in runs if r == rs[0]]
     results: dict = {}
     with ProcessPoolExecutor(jobs) as pool:
         for (ratio, seed, overrides, _, fold), values in pool.map(run_one, work):
+            if ratio is None:
+                results.update(values)
+                continue
             for variant, value in values.items():
                 name = next((a for a, o in ABLATIONS.items() if o == overrides), variant)
                 results.setdefault((name, ratio), []).append(value)
@@ -159,6 +197,9 @@ def main(
         cells = [_cell(results.get((name, r))) for r in rs]
         if any(c != "" for c in cells):
             typer.echo(f"| {name} | " + " | ".join(cells) + " |")
+    for name in ORACLES:
+        if name in results:
+            typer.echo(f"\n{name} (oracle: every training label, reported only): {results[name][0]:.2f}")
 
 
 def _pair(text: str) -> tuple[str, object]:

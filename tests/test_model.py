@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ssmll.errors import UserError
-from ssmll.model import AlignmentModel, ModelConfig, image_tokens, zeroshot_label_specific
+from ssmll.model import AlignmentModel, ModelConfig, aligned_cosine, attend, image_tokens, zeroshot_label_specific
 
 C, K, D, T = 6, 2, 16, 5
 
@@ -49,16 +49,28 @@ def test_global_alignment_starts_as_cosine_of_the_global_embedding(inputs):
 
 def test_adapter_starts_as_identity_and_learns(inputs):
     text, membership, g, local = inputs
-    plain = AlignmentModel(text, membership, ModelConfig())
+    plain = AlignmentModel(text, membership, ModelConfig(adapter_dim=0))
     adapted = AlignmentModel(text, membership, ModelConfig(adapter_dim=8))
     assert torch.allclose(plain(g, local)[0], adapted(g, local)[0], atol=1e-6)
     adapted(g, local)[0].sum().backward()
     assert adapted.adapter.fc2.weight.grad.abs().sum() > 0
 
 
+def test_the_adapter_acts_on_the_pooled_features_not_on_each_token(inputs):
+    """Each class's attended feature, and the global one, go through the adapter; the tokens attended over do not."""
+    text, membership, g, local = inputs
+    model = AlignmentModel(text, membership, ModelConfig(adapter_dim=8, global_branch=False, logit_scale=1.0))
+    torch.nn.init.normal_(model.adapter.fc2.weight)
+    tokens = torch.cat([local, g[:, None]], dim=1)
+    pooled = attend(text, tokens, tokens, 10.0)
+    expected = aligned_cosine(model.adapter(pooled), text)
+    assert torch.allclose(model(g, local)[0], expected, atol=1e-5)
+
+
 def test_every_learnable_part_gets_a_gradient(inputs):
     text, membership, g, local = inputs
     model = AlignmentModel(text, membership, ModelConfig())
+    torch.nn.init.normal_(model.adapter.fc2.weight)  # zero at start, which holds the first layer's gradient at zero until it moves
     logits, ctx = model(g, local)
     (logits.pow(2).sum() + ctx.pow(2).sum()).backward()
     for name, p in model.named_parameters():

