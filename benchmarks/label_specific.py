@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip  # noqa: E402
+from ssmll.config import from_params  # noqa: E402
+from ssmll.encoding import ClipConfig, ExtractConfig  # noqa: E402
 from ssmll.extraction import Runtime, encode_table  # noqa: E402
 from ssmll.metrics import mean_ap  # noqa: E402
 from ssmll.model import image_tokens, zeroshot_label_specific  # noqa: E402
@@ -76,7 +78,9 @@ def main(
     data: Path = typer.Option(ROOT / "data", help="Folder with prepared/ and split/."),
 ) -> None:
     p = yaml.safe_load(params.read_text())
-    clip = load_clip(p["clip"]["model"], str(p["clip"]["pretrained"]), seed=p["clip"]["seed"])
+    clip_cfg = from_params(ClipConfig, p["clip"], "clip")
+    extract = from_params(ExtractConfig, p["extract"], "extract")
+    clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed)
     classes, prompt_names = read_classes(data / "prepared")
     if on == "labeled":
         table = read_split(data / "prepared", "train")
@@ -87,17 +91,20 @@ def main(
     else:
         raise typer.BadParameter("--on must be labeled or test")
     y = multihot(table.column("labels"), len(classes))
-    text = encode_prompts(clip, prompt_names, p["extract"]["templates"])
+    text = encode_prompts(clip, prompt_names, list(extract.templates))
     views = ViewMaker(clip.preprocess_cfg, ViewConfig(views=1))
     rt = Runtime(workers=0, progress=False)
     rows = {}
     layers = len(clip.model.visual.transformer.resblocks)
-    for layer in range(1, layers + 1):
-        encoder = LayerTokens(clip.model.visual, layer) if layer < layers else DenseImageEncoder(clip.model.visual, grid=p["extract"]["grid"])
+    encoders = {f"block {layer}": LayerTokens(clip.model.visual, layer) for layer in range(1, layers)}
+    for path in ("block", "value"):  # the last block's output, and its value path (MaskCLIP): extract.vit_local
+        name = f"block {layers}" + (" value path" if path == "value" else "") + (" (extract)" if path == extract.vit_local else "")
+        encoders[name] = DenseImageEncoder(clip.model.visual, grid=extract.grid, vit_local=path)
+    for name, encoder in encoders.items():
         g, loc = (torch.from_numpy(np.concatenate(a)).float() for a in zip(*encode_table(table, encoder.eval(), views, rt)))
-        rows[f"block {layer}" + (" (extract)" if layer == layers else "")] = readouts(g[:, 0], loc[:, 0], text, y)
+        rows[name] = readouts(g[:, 0], loc[:, 0], text, y)
     names = list(next(iter(rows.values())))
-    typer.echo(f"zero-shot mAP on {len(y)} {on} images, {p['clip']['model']} ({p['clip']['pretrained']})\n")
+    typer.echo(f"zero-shot mAP on {len(y)} {on} images, {clip_cfg.model} ({clip_cfg.pretrained})\n")
     typer.echo("| tokens | " + " | ".join(names) + " |")
     typer.echo("|---" * (len(names) + 1) + "|")
     for row, values in rows.items():

@@ -8,9 +8,6 @@ CPU cores); on this kind of machine the weights come out byte for byte the same.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import time
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import typer
 
 from stages._cli import app, read_config, user_errors
 from ssmll.clip import load_clip
-from ssmll.io import write_json, write_text
+from ssmll.io import rows_csv, sha256, write_json, write_text
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
 from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights, zero_shot
 
@@ -52,12 +49,12 @@ def main(
         "train_seconds": round(result.seconds, 1),
         "total_seconds": round(time.perf_counter() - start, 1),
         "threads": recipe.threads,
-        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "sha256": sha256(weights),
         "val_images": corpus.val_images,
         **{f"val_{k}": v for k, v in zero_shot(shipped, val, recipe.eval_templates, recipe.eval_attn_scale).items()},
     }
     write_json(summary, out / "metrics.json")
-    write_text(_csv(result.history), out / "curves.csv")
+    write_text(rows_csv(result.history, list(result.history[0])), out / "curves.csv")
     typer.echo(f"wrote {weights} (sha256 {summary['sha256'][:12]}...): val zero-shot mAP {summary['val_zeroshot_mAP']:.2f}")
 
 
@@ -67,14 +64,6 @@ def _log(row: dict) -> None:
         f"val zero-shot {row['val_zeroshot_mAP']:.1f}  label-specific {row['val_label_specific_mAP']:.1f}",
         err=True,
     )
-
-
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ on a GPU they may differ from CPU in their last bits.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from dataclasses import asdict
 from enum import Enum
@@ -42,7 +40,7 @@ from ssmll.artifacts import load_workspace
 from ssmll.bundle import Bundle, decision_thresholds, save_bundle
 from ssmll.contexts import context_groups, read_membership
 from ssmll.featureset import FeatureSet, predict
-from ssmll.io import write_json, write_text
+from ssmll.io import rows_csv, write_json, write_text
 from ssmll.metrics import mean_ap
 from ssmll.model import ModelConfig
 from ssmll.pseudo import PseudoConfig
@@ -143,12 +141,8 @@ class _EpochLog:
 
 
 def _curves_csv(history: list[dict]) -> str:
-    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-    w.writeheader()
-    w.writerows(history)
-    return buf.getvalue()
+    """One row per epoch; the epoch first, then every other key in name order."""
+    return rows_csv(history, sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k)))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,17 @@ import sys
 
 import pytest
 
-from tiny_params import REPO
+from stage_runner import run_through
+from tiny_params import REPO, write_params
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def split_data(tmp_path_factory, tiny):
+    """A working directory after the split stage: data/prepared, data/features, data/split and params.yaml."""
+    root = write_params(tmp_path_factory.mktemp("bench"), {"split.lb_ratio": 0.5})
+    return run_through(root, tiny.prepared, tiny.features, "split")
 
 
 def run(*args: str) -> str:
@@ -35,3 +43,22 @@ def test_extract_throughput_benchmark_compares_end_to_end_with_the_model_alone()
     assert re.search(r"model only .* [\d.]+ images/s", out)
     assert re.search(r"end to end .* [\d.]+ images/s +\([\d.]+ of model only\)", out)
     assert re.search(r"naive .*\(end to end: [\d.]+x naive\)", out)
+
+
+def test_method_table_reports_every_variant_and_the_oracles(split_data):
+    """A row per variant with pseudo-label quality next to the method's, and both oracles under the table."""
+    out = run(
+        "benchmarks/method_table.py", "--data", str(split_data / "data"), "--params", str(split_data / "params.yaml"),
+        "--ratios", "0.5", "--seeds", "1", "--jobs", "1",
+    )
+    rows = dict(re.findall(r"^\| (\w+) \| (\d+\.\d+ ± \d+\.\d+)", out, re.M))
+    assert set(rows) == {"zeroshot", "zeroshot_label_specific", "linear_probe", "supervised", "method"}, out
+    assert re.search(r"^\| method \| [\d.]+ ± [\d.]+ \[[\d.]+ / [\d.]+\] \|$", out, re.M), out
+    oracles = re.findall(r"^(\w+_all_labels) \(oracle: .*\): \d+\.\d+$", out, re.M)
+    assert oracles == ["linear_probe_all_labels", "supervised_all_labels"], out
+
+
+def test_label_specific_benchmark_reads_out_every_block_and_both_last_block_paths(split_data):
+    out = run("benchmarks/label_specific.py", "--params", str(split_data / "params.yaml"), "--data", str(split_data / "data"))
+    rows = re.findall(r"^\| (block [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
+    assert rows == ["block 1", "block 2", "block 3", "block 4 (extract)", "block 4 value path"], out

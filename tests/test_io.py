@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ssmll.io import atomic_path, read_json, write_json, write_parquet, write_text
+from ssmll.io import atomic_path, read_json, rows_csv, sha256, write_json, write_parquet, write_text
 
 
 class Boom(Exception):
@@ -90,3 +92,15 @@ def test_write_text_replaces_content(tmp_path):
     write_text("two\n", path)
     assert path.read_text() == "two\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_rows_csv_keeps_the_given_columns_and_leaves_missing_cells_empty():
+    text = rows_csv([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "mAP": 70.0}], ["epoch", "loss", "mAP"])
+    assert text == "epoch,loss,mAP\n1,0.5,\n2,0.25,70.0\n"
+
+
+def test_sha256_of_a_file_read_in_blocks_matches_hashlib(tmp_path):
+    path = tmp_path / "weights.bin"
+    data = bytes(range(256)) * 5000  # over one 1 MiB block
+    path.write_bytes(data)
+    assert sha256(path) == hashlib.sha256(data).hexdigest()

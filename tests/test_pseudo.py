@@ -1,10 +1,12 @@
-"""Pseudo-labels: the CAP rule's counts, masks, and the fixed and MAT rules."""
+"""Pseudo-labels: the CAP rule's counts, masks, the fixed and MAT rules, and the teacher's views."""
 
 import numpy as np
 import pytest
+import torch
 
 from ssmll.errors import UserError
-from ssmll.pseudo import LABELERS, PseudoConfig, make_pseudo_labels
+from ssmll.featureset import FeatureSet
+from ssmll.pseudo import LABELERS, PseudoConfig, label_pool, make_pseudo_labels
 from ssmll.thresholds import RULES, Scores
 
 CAP = PseudoConfig()
@@ -45,7 +47,7 @@ def test_mat_rule_uses_the_labeled_f1_threshold():
     np.testing.assert_array_equal(pl.targets, [[1], [0]])  # threshold 0.7
 
 
-@pytest.mark.parametrize("cfg", [PseudoConfig("median"), PseudoConfig(fixed_threshold=1.5), PseudoConfig(pos_fraction=2)])
+@pytest.mark.parametrize("cfg", [PseudoConfig("median"), PseudoConfig(fixed_threshold=1.5), PseudoConfig(pos_fraction=2), PseudoConfig(teacher_views="strong")])
 def test_impossible_settings_are_user_errors(cfg):
     with pytest.raises(UserError):
         make_pseudo_labels(cfg, Scores(np.zeros((3, 1)), np.zeros(1)))
@@ -59,3 +61,20 @@ def test_cap_with_full_fractions_labels_every_entry_for_any_prior():
 
 def test_every_threshold_rule_can_label_a_pool():
     assert set(LABELERS) == set(RULES)
+
+
+class FirstCoordinate(torch.nn.Module):
+    """Scores class 0 by the global embedding's first coordinate; no context head."""
+
+    def forward(self, g, local):
+        return g[:, :1], g[:, :0]
+
+
+@pytest.mark.parametrize("views, expected", [("all", [0.5, 0.5]), ("plain", [0.0, 1.0])])
+def test_the_teacher_scores_an_image_by_the_mean_over_its_views_or_by_the_plain_one(views, expected):
+    """Image 0 scores -inf-ish on its plain view and +inf-ish on its strong one, image 1 the other way round."""
+    g = np.zeros((3, 2, 4), np.float32)
+    g[0, :, 0], g[1, :, 0], g[2, :, 0] = (-50, 50), (50, -50), (50, 50)
+    feats = FeatureSet.from_arrays(g, np.zeros((3, 2, 1, 4), np.float32), np.array([[0], [0], [1]]))
+    probs, _ = label_pool(FirstCoordinate(), feats, np.array([0, 1]), np.array([2]), np.array([0.5]), PseudoConfig(teacher_views=views))
+    np.testing.assert_allclose(probs[:, 0], expected, atol=1e-6)

@@ -7,8 +7,6 @@ import importlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -25,7 +23,7 @@ from stages.pseudolabel import cli as pseudolabel_cli
 from stages.split import cli as split_cli
 from stages.train import cli as train_cli
 
-from tiny_params import REPO, write_params
+from tiny_params import write_params
 
 FAST = {"split.lb_ratio": 0.5, "train.epochs": 3, "train.warmup_epochs": 1, "train.batch_size": 16, "pseudo.pos_fraction": 0.5}
 
@@ -168,18 +166,3 @@ def test_train_reports_the_fp16_bytes_it_holds_and_each_epoch_time(trained, monk
     assert re.search(r"loaded features of 120 \+ 60 images \(0\.\d\d GB fp16\) in \d+\.\d s", result.stderr)
     assert len(re.findall(r"^epoch +\d+ \[labeled\] loss \d\.\d{4} \d+\.\d\d s$", result.stderr, re.M)) == FAST["train.epochs"]
 
-
-@pytest.mark.slow
-def test_method_table_reports_every_variant_and_the_oracles_on_the_stage_outputs(trained):
-    """benchmarks/method_table.py on the stages' data: a row per variant, and both oracles under the table."""
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/method_table.py", "--data", str(trained / "data"), "--params", str(trained / "params.yaml"),
-         "--ratios", "0.5", "--seeds", "1", "--jobs", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    rows = dict(re.findall(r"^\| (\w+) \| (\d+\.\d+ ± \d+\.\d+)", proc.stdout, re.M))
-    assert set(rows) == {"zeroshot", "zeroshot_label_specific", "linear_probe", "supervised", "method"}, proc.stdout
-    assert re.search(r"^\| method \| [\d.]+ ± [\d.]+ \[[\d.]+ / [\d.]+\] \|$", proc.stdout, re.M)
-    oracles = re.findall(r"^(\w+_all_labels) \(oracle: .*\): (\d+\.\d+)$", proc.stdout, re.M)
-    assert [name for name, _ in oracles] == ["linear_probe_all_labels", "supervised_all_labels"], proc.stdout

@@ -10,7 +10,6 @@ files of the features directory; the image shards are :mod:`ssmll.features`'.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ssmll.errors import UserError
-from ssmll.io import dumps_json, fp16_rows, json_values, read_json, rows_to_numpy, write_table_to
+from ssmll.io import dumps_json, fp16_rows, json_values, read_json, rows_to_numpy, sha256, write_table_to
 from ssmll.views import ViewConfig
 
 if TYPE_CHECKING:
@@ -92,14 +91,6 @@ def encoder_spec(cfg: ClipConfig, ext: ExtractConfig, clip: LoadedClip, encoder:
 
 def _is_checkpoint(pretrained: str) -> bool:
     return pretrained.lower() != "none" and Path(pretrained).is_file()
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_encoding(out_dir: Path, spec: EncoderSpec, classes: list[str], prompt_names: list[str], text: np.ndarray) -> None:

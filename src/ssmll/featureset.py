@@ -84,8 +84,9 @@ def map_batches(
     feats: FeatureSet,
     rows: np.ndarray | None = None,
     batch_size: int | None = None,
+    view: int = 0,
 ) -> np.ndarray:
-    """``fn(global, local)`` on view 0, batch by batch over ``rows`` (all if None), as one (n, C) host array.
+    """``fn(global, local)`` on ``view`` (the plain one by default), batch by batch over ``rows`` (all if None), as one (n, C) host array.
 
     Each batch's result is copied into one array allocated at the first batch: kept as a
     small tensor per batch, the results split the heap between the batches' large
@@ -96,7 +97,7 @@ def map_batches(
     batch_size = batch_size or INFERENCE_BATCH
     out = np.zeros((0, feats.y.shape[1]), np.float32)
     for s in range(0, len(rows), batch_size):
-        scores = fn(*feats.batch(rows[s : s + batch_size])).cpu().numpy()
+        scores = fn(*feats.batch(rows[s : s + batch_size], view)).cpu().numpy()
         if s == 0:
             out = np.empty((len(rows), scores.shape[1]), scores.dtype)
         out[s : s + len(scores)] = scores
@@ -104,7 +105,12 @@ def map_batches(
 
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, feats: FeatureSet, rows: np.ndarray | None = None) -> np.ndarray:
-    """Sigmoid class probabilities of view 0 of ``rows`` (all if None), (n, C)."""
+def predict(model: torch.nn.Module, feats: FeatureSet, rows: np.ndarray | None = None, view: int = 0) -> np.ndarray:
+    """Sigmoid class probabilities of ``view`` (the plain one by default) of ``rows`` (all if None), (n, C)."""
     model.eval()
-    return map_batches(lambda g, loc: torch.sigmoid(model(g, loc)[0]), feats, rows)
+    return map_batches(lambda g, loc: torch.sigmoid(model(g, loc)[0]), feats, rows, view=view)
+
+
+def predict_views(model: torch.nn.Module, feats: FeatureSet, rows: np.ndarray | None = None) -> np.ndarray:
+    """The mean of :func:`predict` over every cached view of ``rows``: a guess steadier than one view's."""
+    return np.mean([predict(model, feats, rows, view=v) for v in range(feats.views)], axis=0)

@@ -8,6 +8,9 @@ looks valid to DVC or to the next stage.
 from __future__ import annotations
 
 import contextlib
+import csv
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -90,6 +93,24 @@ def dumps_json(obj: Any) -> str:
 def write_text(text: str, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def rows_csv(rows: list[dict], fields: list[str]) -> str:
+    """``rows`` as CSV text with the columns ``fields`` (a row's missing key: an empty cell)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def sha256(path: Path) -> str:
+    """The file's sha256, read in 1 MiB blocks (checkpoints can be GBs)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def json_values(obj: Any) -> Any:

@@ -29,12 +29,12 @@ from ssmll.bundle import Bundle
 from ssmll.clip import DenseImageEncoder, load_clip, vit_local_path
 from ssmll.datasets.manifest import FORMATS as MANIFEST_FORMATS
 from ssmll.datasets.manifest import read_rows
-from ssmll.encoding import EncoderSpec, sha256
+from ssmll.encoding import EncoderSpec
 from ssmll.errors import UserError
 from ssmll.extraction import Runtime, encode_table
 from ssmll.featureset import FeatureSet, predict
 from ssmll.images import image_problem
-from ssmll.io import PARQUET_OPTIONS, atomic_path, json_values
+from ssmll.io import PARQUET_OPTIONS, atomic_path, json_values, sha256
 from ssmll.views import ViewConfig, ViewMaker
 
 #: File name endings of the formats Pillow can open, which a folder search picks up.

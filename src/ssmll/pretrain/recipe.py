@@ -10,6 +10,7 @@ config and thread count, the weights come out bit for bit the same.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from ssmll.baselines import zeroshot_scores
 from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
@@ -189,4 +190,14 @@ def save_weights(clip: LoadedClip, path: Path, metadata: dict[str, str]) -> None
     """The model's weights as fp16 safetensors, atomically; loadable as any open_clip checkpoint."""
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in clip.model.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
+        tmp.write_bytes(_sorted_metadata(save(state, metadata=metadata)))
+
+
+def _sorted_metadata(blob: bytes) -> bytes:
+    """``blob`` with its header's metadata in key order: safetensors writes it in hash order, which
+    changes from run to run and, with it, the file's sha256. Same length, so no offset moves."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + n])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return blob[:8] + text.ljust(n) + blob[8 + n :]
