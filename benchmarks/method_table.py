@@ -29,9 +29,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from ssmll.baselines import linear_probe  # noqa: E402
 from ssmll.config import from_params  # noqa: E402
 from ssmll.contexts import ContextsConfig, find_contexts  # noqa: E402
-from ssmll.baselines import linear_probe  # noqa: E402
 from ssmll.evaluation import EvaluateConfig, baseline_scorers  # noqa: E402
 from ssmll.metrics import mean_ap  # noqa: E402
 from ssmll.model import ModelConfig  # noqa: E402
@@ -75,8 +75,7 @@ def run_one(job: tuple) -> tuple:
     import torch
 
     from ssmll.featureset import predict
-    from ssmll.split import class_priors, labeled_split
-    from ssmll.variants import variant_trainer
+    from ssmll.split import labeled_split
 
     torch.set_num_threads(1)
     data, params, on, ratio, seed, overrides, variant, fold = job
@@ -96,15 +95,7 @@ def run_one(job: tuple) -> tuple:
         probe_c = from_params(EvaluateConfig, p["evaluate"], "evaluate").linear_probe_c
         scorers = baseline_scorers(ws.train, np.flatnonzero(labeled), ws.text, model_cfg, probe_c)
         return job[3:], {name: (mean_ap(truth, f(feats, rows)), None, None) for name, f in scorers.items()}
-    y_lab = ws.train.y[labeled]
-    ctx_cfg = from_params(ContextsConfig, p["contexts"], "contexts")
-    ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
-    cfg = from_params(TrainConfig, p["train"], "train")
-    pseudo = from_params(PseudoConfig, p["pseudo"], "pseudo")
-    trainer = variant_trainer(
-        variant, ws.train, labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab), model_cfg, cfg, pseudo
-    )
-    result = trainer.fit()
+    result = _fit(ws, p, variant, labeled)
     last = result.history[-1]
     value = mean_ap(truth, predict(result.model, feats, rows))
     return job[3:], {variant: (value, last.get("pseudo_precision"), last.get("pseudo_recall"))}
@@ -116,25 +107,32 @@ def _oracle(ws, params: dict, name: str) -> dict:
     What it scores above its labeled-only variant is the most any use of the unlabeled part
     could add to that model on these features.
     """
-    import torch
-
     from ssmll.featureset import predict
-    from ssmll.split import class_priors
-    from ssmll.variants import variant_trainer
 
     if name == "linear_probe_all_labels":
         probe_c = from_params(EvaluateConfig, params["evaluate"], "evaluate").linear_probe_c
         probe = linear_probe(ws.train.global_array(), ws.train.y, c=probe_c)
         return {name: (mean_ap(ws.test.y, probe(ws.test.global_array())), None, None)}
-    everything = np.ones(len(ws.train), dtype=bool)
-    model_cfg = from_params(ModelConfig, params["model"], "model")
-    cfg = from_params(TrainConfig, params["train"], "train")
+    model = _fit(ws, params, "supervised", np.ones(len(ws.train), dtype=bool)).model
+    return {name: (mean_ap(ws.test.y, predict(model, ws.test)), None, None)}
+
+
+def _fit(ws, params: dict, variant: str, labeled: np.ndarray):
+    """Train ``variant`` on the rows ``labeled`` as the contexts and train stages would: its TrainResult."""
+    import torch
+
+    from ssmll.split import class_priors
+    from ssmll.variants import variant_trainer
+
+    y_lab = ws.train.y[labeled]
     ctx_cfg = from_params(ContextsConfig, params["contexts"], "contexts")
-    ctx = find_contexts(ws.train.y, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
+    ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
     trainer = variant_trainer(
-        "supervised", ws.train, everything, torch.from_numpy(ws.text), ctx.membership(), class_priors(ws.train.y), model_cfg, cfg
+        variant, ws.train, labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab),
+        from_params(ModelConfig, params["model"], "model"), from_params(TrainConfig, params["train"], "train"),
+        from_params(PseudoConfig, params["pseudo"], "pseudo"),
     )
-    return {name: (mean_ap(ws.test.y, predict(trainer.fit().model, ws.test)), None, None)}
+    return trainer.fit()
 
 
 def _folds(labeled: np.ndarray, seed: int) -> list[np.ndarray]:
