@@ -30,6 +30,7 @@ SETTINGS = {
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
 }
 
+
 def run_setting(name: str, workdir: Path) -> tuple[float, str, float]:
     """(largest metric difference, which metric, minutes) of one fresh default run."""
     repo = workdir / name
@@ -38,7 +39,11 @@ def run_setting(name: str, workdir: Path) -> tuple[float, str, float]:
     start = time.perf_counter()
     subprocess.run(["dvc", "repro", "-q"], cwd=repo, env=env, check=True)
     minutes = (time.perf_counter() - start) / 60
-    diff = json.loads(subprocess.run(["dvc", "metrics", "diff", "--json"], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout)
+    diff = json.loads(
+        subprocess.run(
+            ["dvc", "metrics", "diff", "--json"], cwd=repo, env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
     worst, where = 0.0, "-"
     for path, changes in diff.items():
         for key, change in changes.items():

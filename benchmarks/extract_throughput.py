@@ -7,7 +7,7 @@ in the same run, one plain view each:
 - model only: the encoder on chunks already on the device (what extract's encoder sees:
   ``ENCODE_IMAGES`` images per call; on CUDA under fp16 autocast, and also in
   channels_last, to show where that layout helps);
-- end to end: ``ssmll.extraction.encode_table`` as the extract stage runs it: DataLoader
+- end to end: ``ssmll.encoding.extraction.encode_table`` as the extract stage runs it: DataLoader
   workers decode, transform and stack whole chunks (pinned memory on CUDA) while the
   encoder runs, and the features travel back while the next chunk is encoded. Printed as
   a share of model-only (the goal on a GPU: at least 0.90);
@@ -34,12 +34,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's library
 
-from ssmll.clip import DenseImageEncoder, load_clip  # noqa: E402
-from ssmll.datasets.digits import DigitScenesConfig, build  # noqa: E402
-from ssmll.extraction import ENCODE_IMAGES, Runtime, encode_table  # noqa: E402
-from ssmll.images import open_rgb  # noqa: E402
-from ssmll.prepared import make_table  # noqa: E402
-from ssmll.views import ViewConfig, ViewMaker  # noqa: E402
+from ssmll.data.digits.scenes import DigitScenesConfig, build  # noqa: E402
+from ssmll.data.images import open_rgb  # noqa: E402
+from ssmll.data.tables import make_table  # noqa: E402
+from ssmll.encoding.clip import DenseImageEncoder, load_clip  # noqa: E402
+from ssmll.encoding.extraction import ENCODE_IMAGES, Runtime, encode_table  # noqa: E402
+from ssmll.encoding.views import ViewConfig, ViewMaker  # noqa: E402
 
 
 def _sync(device: str) -> None:
@@ -118,7 +118,9 @@ def main(
     rt = Runtime(device, batch_size, workers, progress=False)
     end_to_end(table.slice(0, ENCODE_IMAGES), encoder, views, rt)  # warm-up: kernels, allocator, worker start
 
-    print(f"{model} (random weights) at {size} px, grid {grid}, {photo_size} px JPEGs, device {device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{model} (random weights) at {size} px, grid {grid}, {photo_size} px JPEGs, device {device}, torch threads {torch.get_num_threads()}"
+    )
     cuda = torch.device(device).type == "cuda"
     precision = "fp16 autocast" if cuda else "fp32"
     base = n / model_only(encoder, n, size, device)
@@ -127,9 +129,13 @@ def main(
         rate = n / model_only(encoder, n, size, device, channels_last=True)
         print(f"model only, channels_last:                             {rate:8.1f} images/s  ({rate / base:.2f}x)")
     rate = n / end_to_end(table.slice(0, n), encoder, views, rt)
-    print(f"end to end (extract: {workers} workers, batch {batch_size}{', pinned' if cuda else ''}): {rate:8.1f} images/s  ({rate / base:.2f} of model only)")
+    print(
+        f"end to end (extract: {workers} workers, batch {batch_size}{', pinned' if cuda else ''}): {rate:8.1f} images/s  ({rate / base:.2f} of model only)"
+    )
     slow = naive_n / naive(table.slice(0, naive_n), encoder, views, device)
-    print(f"naive (one image at a time, main process, fp32):       {slow:8.1f} images/s  (end to end: {rate / slow:.1f}x naive)")
+    print(
+        f"naive (one image at a time, main process, fp32):       {slow:8.1f} images/s  (end to end: {rate / slow:.1f}x naive)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,14 +28,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip  # noqa: E402
-from ssmll.config import from_params  # noqa: E402
-from ssmll.encoding import ClipConfig, ExtractConfig  # noqa: E402
-from ssmll.extraction import Runtime, encode_table  # noqa: E402
-from ssmll.metrics import mean_ap  # noqa: E402
-from ssmll.model import image_tokens, zeroshot_label_specific  # noqa: E402
-from ssmll.prepared import multihot, read_classes, read_split  # noqa: E402
-from ssmll.views import ViewConfig, ViewMaker  # noqa: E402
+from ssmll.core.config import from_params  # noqa: E402
+from ssmll.data.tables import multihot, read_classes, read_split  # noqa: E402
+from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip  # noqa: E402
+from ssmll.encoding.extraction import Runtime, encode_table  # noqa: E402
+from ssmll.encoding.record import ClipConfig, ExtractConfig  # noqa: E402
+from ssmll.encoding.views import ViewConfig, ViewMaker  # noqa: E402
+from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific  # noqa: E402
+from ssmll.evaluation.metrics import mean_ap  # noqa: E402
 
 SCALES = (3.0, 10.0, 30.0, 100.0)
 
@@ -98,10 +98,16 @@ def main(
     layers = len(clip.model.visual.transformer.resblocks)
     encoders = {f"block {layer}": LayerTokens(clip.model.visual, layer) for layer in range(1, layers)}
     for path in ("block", "value"):  # the last block's output, and its value path (MaskCLIP): extract.vit_local
-        name = f"block {layers}" + (" value path" if path == "value" else "") + (" (extract)" if path == extract.vit_local else "")
+        name = (
+            f"block {layers}"
+            + (" value path" if path == "value" else "")
+            + (" (extract)" if path == extract.vit_local else "")
+        )
         encoders[name] = DenseImageEncoder(clip.model.visual, grid=extract.grid, vit_local=path)
     for name, encoder in encoders.items():
-        g, loc = (torch.from_numpy(np.concatenate(a)).float() for a in zip(*encode_table(table, encoder.eval(), views, rt)))
+        g, loc = (
+            torch.from_numpy(np.concatenate(a)).float() for a in zip(*encode_table(table, encoder.eval(), views, rt))
+        )
         rows[name] = readouts(g[:, 0], loc[:, 0], text, y)
     names = list(next(iter(rows.values())))
     typer.echo(f"zero-shot mAP on {len(y)} {on} images, {clip_cfg.model} ({clip_cfg.pretrained})\n")

@@ -1,7 +1,7 @@
 """The method against every baseline over labeled ratios and seeds, plus ablations.
 
 Runs what the split, contexts, train, train_supervised and evaluate stages run (the same
-library calls: ``ssmll.variants`` for training, ``ssmll.evaluation`` for the baselines),
+library calls: ``ssmll.method.variants`` for training, ``ssmll.evaluation.scoring`` for the baselines),
 on the features already extracted (``dvc repro extract`` first), with params.yaml's values
 and only the swept keys changed, and prints a Markdown table of test mAP (mean ± std over
 ``split.seed``), with the pseudo-label precision / recall of the last epoch next to each
@@ -29,14 +29,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssmll.baselines import linear_probe  # noqa: E402
-from ssmll.config import from_params  # noqa: E402
-from ssmll.contexts import ContextsConfig, find_contexts  # noqa: E402
-from ssmll.evaluation import EvaluateConfig, baseline_scorers  # noqa: E402
-from ssmll.metrics import mean_ap  # noqa: E402
-from ssmll.model import ModelConfig  # noqa: E402
-from ssmll.pseudo import PseudoConfig  # noqa: E402
-from ssmll.trainer import TrainConfig  # noqa: E402
+from ssmll.core.config import from_params  # noqa: E402
+from ssmll.evaluation.baselines import linear_probe  # noqa: E402
+from ssmll.evaluation.metrics import mean_ap  # noqa: E402
+from ssmll.evaluation.scoring import EvaluateConfig, baseline_scorers  # noqa: E402
+from ssmll.method.contexts import ContextsConfig, find_contexts  # noqa: E402
+from ssmll.method.model import ModelConfig  # noqa: E402
+from ssmll.method.pseudo import PseudoConfig  # noqa: E402
+from ssmll.method.trainer import TrainConfig  # noqa: E402
 
 #: Folds of the labeled part for ``--on labeled``.
 FOLDS = 3
@@ -60,7 +60,7 @@ _WS = None
 def _workspace(data: Path):
     global _WS
     if _WS is None:
-        from ssmll.artifacts import load_workspace
+        from ssmll.evaluation.workspace import load_workspace
 
         _WS = load_workspace(data / "prepared", data / "features", data / "split")
     return _WS
@@ -74,8 +74,8 @@ def run_one(job: tuple) -> tuple:
     """
     import torch
 
-    from ssmll.featureset import predict
-    from ssmll.split import labeled_split
+    from ssmll.data.split import labeled_split
+    from ssmll.method.featureset import predict
 
     torch.set_num_threads(1)
     data, params, on, ratio, seed, overrides, variant, fold = job
@@ -107,7 +107,7 @@ def _oracle(ws, params: dict, name: str) -> dict:
     What it scores above its labeled-only variant is the most any use of the unlabeled part
     could add to that model on these features.
     """
-    from ssmll.featureset import predict
+    from ssmll.method.featureset import predict
 
     if name == "linear_probe_all_labels":
         probe_c = from_params(EvaluateConfig, params["evaluate"], "evaluate").linear_probe_c
@@ -121,15 +121,21 @@ def _fit(ws, params: dict, variant: str, labeled: np.ndarray):
     """Train ``variant`` on the rows ``labeled`` as the contexts and train stages would: its TrainResult."""
     import torch
 
-    from ssmll.split import class_priors
-    from ssmll.variants import variant_trainer
+    from ssmll.data.split import class_priors
+    from ssmll.method.variants import variant_trainer
 
     y_lab = ws.train.y[labeled]
     ctx_cfg = from_params(ContextsConfig, params["contexts"], "contexts")
     ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
     trainer = variant_trainer(
-        variant, ws.train, labeled, torch.from_numpy(ws.text), ctx.membership(), class_priors(y_lab),
-        from_params(ModelConfig, params["model"], "model"), from_params(TrainConfig, params["train"], "train"),
+        variant,
+        ws.train,
+        labeled,
+        torch.from_numpy(ws.text),
+        ctx.membership(),
+        class_priors(y_lab),
+        from_params(ModelConfig, params["model"], "model"),
+        from_params(TrainConfig, params["train"], "train"),
         from_params(PseudoConfig, params["pseudo"], "pseudo"),
     )
     return trainer.fit()
@@ -158,7 +164,9 @@ def main(
     jobs: int = typer.Option(2, help="Trainings at a time."),
     on: str = typer.Option("test", help="test (report), or labeled (cross-validate on the labeled part, to choose)."),
     set_: list[str] = typer.Option([], "--set", help="section.key=value applied to every run (YAML value)."),
-    oracles: bool = typer.Option(True, help="With --on test, also train on every label: the most the unlabeled part could add."),
+    oracles: bool = typer.Option(
+        True, help="With --on test, also train on every label: the most the unlabeled part could add."
+    ),
 ) -> None:
     if on not in ("test", "labeled"):
         raise typer.BadParameter("--on takes test or labeled")
@@ -175,7 +183,9 @@ def main(
     if oracles and on == "test":
         work += [(data, params, on, None, None, {}, v, 0) for v in ORACLES]
     if ablations:
-        work += [(data, params, on, r, s, ABLATIONS[a], "method", f) for a in ABLATIONS for r, s, f in runs if r == rs[0]]
+        work += [
+            (data, params, on, r, s, ABLATIONS[a], "method", f) for a in ABLATIONS for r, s, f in runs if r == rs[0]
+        ]
     results: dict = {}
     with ProcessPoolExecutor(jobs) as pool:
         for (ratio, seed, overrides, _, fold), values in pool.map(run_one, work):

@@ -48,9 +48,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssmll.encoding import EncoderSpec, write_encoding  # noqa: E402
-from ssmll.features import SHARD_IMAGES, shard_name, shard_ranges, write_shard  # noqa: E402
-from ssmll.prepared import PreparedDataset, make_table, write_prepared  # noqa: E402
+from ssmll.data.tables import PreparedDataset, make_table, write_prepared  # noqa: E402
+from ssmll.encoding.record import EncoderSpec, write_encoding  # noqa: E402
+from ssmll.encoding.store import SHARD_IMAGES, shard_name, shard_ranges, write_shard  # noqa: E402
 
 DIM, GRID, VIEWS, CLASSES, GROUPS = 512, 7, 3, 80, 8
 DATASETS = {"COCO 2014": (82_081, 40_137), "NUS-WIDE": (150_000, 100_000)}
@@ -93,8 +93,17 @@ def write_inputs(root: Path, n_train: int, n_test: int, semi_epochs: int, seed: 
             loc = _unit(rng, (len(rows), views, GRID * GRID, DIM))
             write_shard(features / split / shard_name(index), ids[rows.start : rows.stop], g, loc)
     spec = EncoderSpec(
-        model="synthetic", pretrained="none", pretrained_sha256="", seed=seed, open_clip_version="", preprocess={},
-        local_tokens="random unit vectors", grid=GRID, dim=DIM, templates=("{}",), views=VIEWS,
+        model="synthetic",
+        pretrained="none",
+        pretrained_sha256="",
+        seed=seed,
+        open_clip_version="",
+        preprocess={},
+        local_tokens="random unit vectors",
+        grid=GRID,
+        dim=DIM,
+        templates=("{}",),
+        views=VIEWS,
     )
     write_encoding(features, spec, classes, classes, _unit(rng, (CLASSES, DIM)))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -157,15 +166,23 @@ def measure(n: int, semi_epochs: int, workdir: Path, device: str) -> Measure:
 
 def main(
     sizes: str = typer.Option("4000,16000,32000", help="Training images per run, comma-separated (test: a quarter)."),
-    epochs: int = typer.Option(1, min=1, help="Semi-supervised epochs timed per run (their mean is reported), after one that is not."),
-    workdir: Path = typer.Option(Path(tempfile.gettempdir()), help="Where the synthetic data is written (removed after)."),
+    epochs: int = typer.Option(
+        1, min=1, help="Semi-supervised epochs timed per run (their mean is reported), after one that is not."
+    ),
+    workdir: Path = typer.Option(
+        Path(tempfile.gettempdir()), help="Where the synthetic data is written (removed after)."
+    ),
     device: str = typer.Option("", help="--device for the train stage (default: the stage's own, cuda if available)."),
 ) -> None:
     ns = sorted(int(s) for s in sizes.split(","))
     typer.echo(f"train stage on synthetic features: D={DIM}, {GRID}x{GRID}+1 tokens, {VIEWS} views, {CLASSES} classes,")
-    typer.echo(f"shards of {SHARD_IMAGES} images, test = N/4 (view 0), params.yaml's train settings, 1 + {epochs} semi epochs (the first not counted),")
+    typer.echo(
+        f"shards of {SHARD_IMAGES} images, test = N/4 (view 0), params.yaml's train settings, 1 + {epochs} semi epochs (the first not counted),"
+    )
     typer.echo(f"device {device or 'the stage default'}, {os.cpu_count()} CPU cores")
-    typer.echo(f"{'N':>7} {'load s':>7} {'fp16 GB':>8} {'peak RSS GB':>12} {'RSS/fp16':>9} {'(RSS-1GB)/fp16':>15} {'semi epoch s':>13} {'s/1k img':>9} {'vs N=' + str(ns[0]):>10}")
+    typer.echo(
+        f"{'N':>7} {'load s':>7} {'fp16 GB':>8} {'peak RSS GB':>12} {'RSS/fp16':>9} {'(RSS-1GB)/fp16':>15} {'semi epoch s':>13} {'s/1k img':>9} {'vs N=' + str(ns[0]):>10}"
+    )
     rows: list[Measure] = []
     for n in ns:  # the smallest first: the baseline of the ratio, measured in this run
         m = measure(n, epochs, workdir, device)
@@ -176,7 +193,9 @@ def main(
         )
     budget_ok = all(m.peak_rss <= 1.5 * m.fp16_bytes + 1e9 for m in rows)
     linear = max(m.per_1k for m in rows) <= 1.25 * min(m.per_1k for m in rows)
-    typer.echo(f"peak RSS <= 1.5 x fp16 + 1 GB at every N: {'yes' if budget_ok else 'NO'}; epoch time linear in N (within 25%): {'yes' if linear else 'NO'}")
+    typer.echo(
+        f"peak RSS <= 1.5 x fp16 + 1 GB at every N: {'yes' if budget_ok else 'NO'}; epoch time linear in N (within 25%): {'yes' if linear else 'NO'}"
+    )
     if len(rows) > 1:
         _project(rows)
 
@@ -186,7 +205,9 @@ def _project(rows: list[Measure]) -> None:
     rss = np.polyfit([m.fp16_bytes for m in rows], [m.peak_rss for m in rows], 1)
     semi = np.polyfit([m.n for m in rows], [m.semi_s for m in rows], 1)
     load = np.polyfit([m.fp16_bytes for m in rows], [m.load_s for m in rows], 1)
-    typer.echo(f"fit: peak RSS = {rss[1] / 1e9:.2f} GB + {rss[0]:.2f} x fp16 bytes; semi epoch = {semi[1]:.1f} s + {semi[0] * 1000:.2f} s per 1k images")
+    typer.echo(
+        f"fit: peak RSS = {rss[1] / 1e9:.2f} GB + {rss[0]:.2f} x fp16 bytes; semi epoch = {semi[1]:.1f} s + {semi[0] * 1000:.2f} s per 1k images"
+    )
     for name, (n_train, n_test) in DATASETS.items():
         b = fp16_bytes(n_train, n_test)
         typer.echo(

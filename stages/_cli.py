@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 import typer
 import yaml
 
-from ssmll.config import from_params
-from ssmll.console import DEVICE_OPTION, env_default, resolve_device, user_errors  # noqa: F401 - stages import these
-from ssmll.errors import UserError
+from ssmll.core.cli_support import DEVICE_OPTION, env_default, resolve_device, user_errors  # noqa: F401 - stages import these
+from ssmll.core.config import from_params
+from ssmll.core.errors import UserError
 
 C = TypeVar("C")
 
@@ -39,5 +39,5 @@ def load_params(path: Path, *sections: str) -> dict[str, Any]:
 
 
 def read_config(path: Path, section: str, cls: type[C]) -> C:
-    """The params section ``section`` as its validated config dataclass (``ssmll.config``)."""
+    """The params section ``section`` as its validated config dataclass (``ssmll.core.config``)."""
     return from_params(cls, load_params(path, section)[section], section)

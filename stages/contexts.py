@@ -7,6 +7,11 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ssmll.core.files import write_json, write_text
+from ssmll.data.split import read_labeled_split
+from ssmll.data.tables import multihot, read_class_groups, read_classes, read_split
+from ssmll.encoding.record import read_text_features
+from ssmll.method.contexts import ContextsConfig, affinity_csv, agreement_with_groups, find_contexts, write_contexts
 from stages._cli import (
     FEATURES_OPTION,
     PARAMS_OPTION,
@@ -16,11 +21,6 @@ from stages._cli import (
     read_config,
     user_errors,
 )
-from ssmll.contexts import ContextsConfig, affinity_csv, agreement_with_groups, find_contexts, write_contexts
-from ssmll.encoding import read_text_features
-from ssmll.io import write_json, write_text
-from ssmll.prepared import multihot, read_class_groups, read_classes, read_split
-from ssmll.split import read_labeled_split
 
 cli = app(__doc__)
 

@@ -7,6 +7,20 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ssmll.core.files import write_json, write_parquet, write_text
+from ssmll.evaluation.baselines import linear_probe
+from ssmll.evaluation.scoring import (
+    EvaluateConfig,
+    baseline_scorers,
+    model_scorer,
+    per_class_ap_csv,
+    pr_curves_csv,
+    predictions_table,
+    report,
+    score_variants,
+)
+from ssmll.evaluation.workspace import load_workspace
+from ssmll.serving.bundle import load_bundle
 from stages._cli import (
     DEVICE_OPTION,
     FEATURES_OPTION,
@@ -18,20 +32,6 @@ from stages._cli import (
     resolve_device,
     user_errors,
 )
-from ssmll.artifacts import load_workspace
-from ssmll.baselines import linear_probe
-from ssmll.bundle import load_bundle
-from ssmll.evaluation import (
-    EvaluateConfig,
-    baseline_scorers,
-    model_scorer,
-    per_class_ap_csv,
-    pr_curves_csv,
-    predictions_table,
-    report,
-    score_variants,
-)
-from ssmll.io import write_json, write_parquet, write_text
 
 cli = app(__doc__)
 
@@ -50,7 +50,9 @@ def main(
     models: Path = typer.Option(Path("data/train"), help="Directory with method.pt and supervised.pt."),
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
     metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
-    plots: Path = typer.Option(Path("metrics/plots"), help="Directory for per-class AP and the precision-recall curves."),
+    plots: Path = typer.Option(
+        Path("metrics/plots"), help="Directory for per-class AP and the precision-recall curves."
+    ),
     device: str = DEVICE_OPTION,
 ) -> None:
     """Evaluate every variant on the whole test set: baselines, the untrained module, supervised, method.
@@ -80,7 +82,9 @@ def main(
     write_text(pr_curves_csv(test.y, scores), plots / "pr_curves.csv")
     write_json(result, metrics)
     for name in scores:
-        typer.echo(f"{name:>24}: mAP {result[name]['mAP']:.2f}  CF1 {result[name]['CF1']:.2f}  OF1 {result[name]['OF1']:.2f}")
+        typer.echo(
+            f"{name:>24}: mAP {result[name]['mAP']:.2f}  CF1 {result[name]['CF1']:.2f}  OF1 {result[name]['OF1']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,14 +24,23 @@ from pathlib import Path
 
 import typer
 
-from stages._cli import DEVICE_OPTION, PARAMS_OPTION, PREPARED_OPTION, app, env_default, read_config, resolve_device, user_errors
-from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.encoding import ClipConfig, ExtractConfig, encoder_spec, write_encoding
-from ssmll.errors import UserError
-from ssmll.extraction import Runtime
-from ssmll.prepared import SPLITS, read_classes, read_split
-from ssmll.staging import Group, Staging, encode_missing, extraction_key
-from ssmll.views import ViewMaker
+from ssmll.core.errors import UserError
+from ssmll.data.tables import SPLITS, read_classes, read_split
+from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip
+from ssmll.encoding.extraction import Runtime
+from ssmll.encoding.record import ClipConfig, ExtractConfig, encoder_spec, write_encoding
+from ssmll.encoding.staging import Group, Staging, encode_missing, extraction_key
+from ssmll.encoding.views import ViewMaker
+from stages._cli import (
+    DEVICE_OPTION,
+    PARAMS_OPTION,
+    PREPARED_OPTION,
+    app,
+    env_default,
+    read_config,
+    resolve_device,
+    user_errors,
+)
 
 cli = app(__doc__)
 
@@ -48,7 +57,9 @@ def main(
         env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch, in chunks of 32 [env SSMLL_BATCH_SIZE]."
     ),
     workers: int = typer.Option(
-        env_default("WORKERS", min(4, os.cpu_count() or 1)), min=0, help="Decoding worker processes [env SSMLL_WORKERS]."
+        env_default("WORKERS", min(4, os.cpu_count() or 1)),
+        min=0,
+        help="Decoding worker processes [env SSMLL_WORKERS].",
     ),
     device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -63,10 +74,15 @@ def main(
         rt = Runtime(resolve_device(device, local_rank), batch_size, workers, progress and group.rank == 0)
         clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed, device=rt.device)
         encoder = DenseImageEncoder(clip.model.visual, ext.grid, ext.vit_local).eval()
-        views = {"train": ViewMaker(clip.preprocess_cfg, ext), "test": ViewMaker(clip.preprocess_cfg, replace(ext, views=1))}
+        views = {
+            "train": ViewMaker(clip.preprocess_cfg, ext),
+            "test": ViewMaker(clip.preprocess_cfg, replace(ext, views=1)),
+        }
         text = encode_prompts(clip, prompt_names, list(ext.templates), rt.device).numpy()
         params_key = {"clip": asdict(clip_cfg), "extract": asdict(ext)}
-        staging = Staging(out, extraction_key(params_key, [prepared / f"{s}.parquet" for s in SPLITS], clip.model, rt.device))
+        staging = Staging(
+            out, extraction_key(params_key, [prepared / f"{s}.parquet" for s in SPLITS], clip.model, rt.device)
+        )
         spec = encoder_spec(clip_cfg, ext, clip, encoder)
         try:
             total, resumed = encode_missing(tables, views, encoder, rt, staging, group)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import typer
 
+from ssmll.core.files import write_json
+from ssmll.data.sources.registry import prepare
+from ssmll.data.tables import summarize, write_prepared
 from stages._cli import PARAMS_OPTION, app, load_params, user_errors
-from ssmll.datasets import prepare
-from ssmll.io import write_json
-from ssmll.prepared import summarize, write_prepared
 
 cli = app(__doc__)
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 import typer
 
-from stages._cli import app, read_config, user_errors
-from ssmll.clip import load_clip
-from ssmll.io import rows_csv, sha256, write_json, write_text
+from ssmll.core.files import rows_csv, sha256, write_json, write_text
+from ssmll.encoding.clip import load_clip
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
 from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights, zero_shot
+from stages._cli import app, read_config, user_errors
 
 MODEL_DIR = Path("models/digit-clip")
 
@@ -55,7 +55,9 @@ def main(
     }
     write_json(summary, out / "metrics.json")
     write_text(rows_csv(result.history, list(result.history[0])), out / "curves.csv")
-    typer.echo(f"wrote {weights} (sha256 {summary['sha256'][:12]}...): val zero-shot mAP {summary['val_zeroshot_mAP']:.2f}")
+    typer.echo(
+        f"wrote {weights} (sha256 {summary['sha256'][:12]}...): val zero-shot mAP {summary['val_zeroshot_mAP']:.2f}"
+    )
 
 
 def _log(row: dict) -> None:

@@ -7,6 +7,12 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ssmll.core.files import write_json
+from ssmll.data.tables import read_split
+from ssmll.evaluation.metrics import f1_report
+from ssmll.evaluation.workspace import load_workspace
+from ssmll.method.pseudo import PseudoConfig, label_pool, write_pseudo_labels
+from ssmll.serving.bundle import load_bundle
 from stages._cli import (
     DEVICE_OPTION,
     FEATURES_OPTION,
@@ -18,12 +24,6 @@ from stages._cli import (
     resolve_device,
     user_errors,
 )
-from ssmll.artifacts import load_workspace
-from ssmll.bundle import load_bundle
-from ssmll.io import write_json
-from ssmll.metrics import f1_report
-from ssmll.prepared import read_split
-from ssmll.pseudo import PseudoConfig, label_pool, write_pseudo_labels
 
 cli = app(__doc__)
 
@@ -36,7 +36,9 @@ def main(
     features: Path = FEATURES_OPTION,
     split_dir: Path = SPLIT_OPTION,
     model: Path = typer.Option(Path("data/train/method.pt"), help="Trained checkpoint."),
-    out: Path = typer.Option(Path("data/pseudolabels"), help="Directory for pseudolabels.parquet and pseudolabels.csv."),
+    out: Path = typer.Option(
+        Path("data/pseudolabels"), help="Directory for pseudolabels.parquet and pseudolabels.csv."
+    ),
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
     device: str = DEVICE_OPTION,
 ) -> None:
@@ -46,7 +48,9 @@ def main(
     ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
     net = load_bundle(model).model.to(dev)
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
-    probs, pseudo = label_pool(net, ws.train, unl, lab, ws.priors, cfg)  # as training labels them (one config, one path)
+    probs, pseudo = label_pool(
+        net, ws.train, unl, lab, ws.priors, cfg
+    )  # as training labels them (one config, one path)
     positives = pseudo.positives
     paths = read_split(prepared, "train").column("path").to_pylist()
     write_pseudo_labels(out, [ws.train_ids[i] for i in unl], [paths[i] for i in unl], probs, positives, ws.classes)

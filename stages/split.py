@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
+from ssmll.core.files import write_json
+from ssmll.data.split import SplitConfig, class_priors, labeled_split, write_labeled_split
+from ssmll.data.tables import multihot, read_classes, read_split
 from stages._cli import PARAMS_OPTION, PREPARED_OPTION, app, read_config, user_errors
-from ssmll.io import write_json
-from ssmll.prepared import multihot, read_classes, read_split
-from ssmll.split import SplitConfig, class_priors, labeled_split, write_labeled_split
 
 cli = app(__doc__)
 
@@ -32,7 +32,8 @@ def main(
     missing = [c for c, p in zip(classes, priors) if p == 0]
     if missing:
         typer.echo(
-            f"warning: no labeled positive for {', '.join(missing)}; raise split.lb_ratio or change split.seed", err=True
+            f"warning: no labeled positive for {', '.join(missing)}; raise split.lb_ratio or change split.seed",
+            err=True,
         )
     write_labeled_split(out, split, classes, priors)
     summary = {

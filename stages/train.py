@@ -25,6 +25,16 @@ import numpy as np
 import torch
 import typer
 
+from ssmll.core.files import rows_csv, write_json, write_text
+from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.workspace import load_workspace
+from ssmll.method.contexts import context_groups, read_membership
+from ssmll.method.featureset import FeatureSet, predict
+from ssmll.method.model import ModelConfig
+from ssmll.method.pseudo import PseudoConfig
+from ssmll.method.trainer import TrainConfig
+from ssmll.method.variants import VARIANTS, train_params, variant_trainer
+from ssmll.serving.bundle import Bundle, decision_thresholds, save_bundle
 from stages._cli import (
     DEVICE_OPTION,
     FEATURES_OPTION,
@@ -36,16 +46,6 @@ from stages._cli import (
     resolve_device,
     user_errors,
 )
-from ssmll.artifacts import load_workspace
-from ssmll.bundle import Bundle, decision_thresholds, save_bundle
-from ssmll.contexts import context_groups, read_membership
-from ssmll.featureset import FeatureSet, predict
-from ssmll.io import rows_csv, write_json, write_text
-from ssmll.metrics import mean_ap
-from ssmll.model import ModelConfig
-from ssmll.pseudo import PseudoConfig
-from ssmll.trainer import TrainConfig
-from ssmll.variants import VARIANTS, train_params, variant_trainer
 
 cli = app(__doc__)
 
@@ -89,7 +89,9 @@ def main(
     training = {
         "variant": variant.value,
         "model": asdict(model_cfg),
-        "train": {k: v for k, v in asdict(trainer.cfg).items() if k in train_params(variant.value)},  # as dvc.yaml tracks them
+        "train": {
+            k: v for k, v in asdict(trainer.cfg).items() if k in train_params(variant.value)
+        },  # as dvc.yaml tracks them
         **({"pseudo": asdict(pseudo)} if semi else {}),
         "history": result.history,
         "best_epoch": result.best_epoch,
@@ -123,7 +125,9 @@ def _log_loaded(train: FeatureSet, test: FeatureSet, device: str, seconds: float
     gb = (train.nbytes + test.nbytes) / 2**30
     typer.echo(f"loaded features of {len(train)} + {len(test)} images ({gb:.2f} GB fp16) in {seconds:.1f} s", err=True)
     if not train.on_device:
-        typer.echo(f"warning: the features do not fit on {device}; they stay in host memory, batches are copied", err=True)
+        typer.echo(
+            f"warning: the features do not fit on {device}; they stay in host memory, batches are copied", err=True
+        )
 
 
 class _EpochLog:

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import yaml
-
 from tiny_params import REPO, repo_params
 
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1"}
@@ -21,10 +20,16 @@ def copy_checkout(dest: Path, tiny: bool = True) -> Path:
     The copy holds git's tracked and untracked-but-not-ignored files, as they are now (the
     committed metrics and dvc.lock included); with ``tiny`` its params.yaml has the tiny sizes.
     """
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         if (REPO / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tiny_params import TEMPLATES, TINY, repo_params, write_params
 from typer.testing import CliRunner
 
-from ssmll.clip import LoadedClip, load_clip
-from ssmll.datasets.digits import DigitScenesConfig, build
-from ssmll.prepared import PreparedDataset, write_prepared
+from ssmll.data.digits.scenes import DigitScenesConfig, build
+from ssmll.data.tables import PreparedDataset, write_prepared
+from ssmll.encoding.clip import LoadedClip, load_clip
 from stages.extract import cli as extract_cli
-
-from tiny_params import TEMPLATES, TINY, repo_params, write_params
 
 #: The extract stage's runtime options for tests: one process, CPU, quiet.
 EXTRACT_RUNTIME = ["--workers", "0", "--device", "cpu", "--no-progress"]

@@ -12,13 +12,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
-import ssmll.features  # noqa: E402
-import ssmll.staging  # noqa: E402
+import ssmll.encoding.staging  # noqa: E402
+import ssmll.encoding.store  # noqa: E402
 from stages.extract import cli  # noqa: E402
 
 
 def _stop_after(n: int) -> None:
-    write = ssmll.staging.Staging.write
+    write = ssmll.encoding.staging.Staging.write
     done = []
 
     def write_then_wait(self, *args, **kwargs):
@@ -28,13 +28,13 @@ def _stop_after(n: int) -> None:
             print(f"staged {n}", flush=True)
             time.sleep(600)
 
-    ssmll.staging.Staging.write = write_then_wait
+    ssmll.encoding.staging.Staging.write = write_then_wait
 
 
 if __name__ == "__main__":
     split = sys.argv.index("--")
     shard, *stop = sys.argv[1:split]
-    ssmll.features.SHARD_IMAGES = int(shard)
+    ssmll.encoding.store.SHARD_IMAGES = int(shard)
     if stop and int(stop[0]) > 0:
         _stop_after(int(stop[0]))
     cli(sys.argv[split + 1 :])

@@ -15,8 +15,8 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
-from ssmll.datasets import SOURCES, DataConfig, build_source
-from ssmll.prepared import PreparedDataset
+from ssmll.data.sources.registry import SOURCES, DataConfig, build_source
+from ssmll.data.tables import PreparedDataset
 from stages.prepare import cli
 
 

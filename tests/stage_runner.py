@@ -8,13 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 import typer
 import yaml
 from click.testing import Result
-from typer.testing import CliRunner
-
 from tiny_params import REPO
+from typer.testing import CliRunner
 
 
 def invoke(cli: typer.Typer, *args: str) -> Result:
@@ -55,7 +53,8 @@ def upstream(stage: str, have: set[str]) -> list[str]:
     def needs(name: str) -> list[str]:
         deps = _paths(stages[name].get("deps", []))
         return [
-            other for other, outs in writes.items()
+            other
+            for other, outs in writes.items()
             if any(d == o or d.startswith(o + "/") or o.startswith(d + "/") for d in deps for o in outs)
         ]
 

@@ -4,13 +4,12 @@ import shutil
 
 import numpy as np
 import pytest
-
-from ssmll.artifacts import load_workspace
-from ssmll.errors import UserError
-from ssmll.io import write_parquet
-from ssmll.split import labeled_split, write_labeled_split
-
 from tiny_params import TINY
+
+from ssmll.core.errors import UserError
+from ssmll.core.files import write_parquet
+from ssmll.data.split import labeled_split, write_labeled_split
+from ssmll.evaluation.workspace import load_workspace
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from checkout import copy_checkout, run
 from tiny_params import REPO
 
@@ -55,8 +54,7 @@ def test_the_baseline_files_are_committed(fresh):
 def test_the_committed_lock_matches_this_checkout(fresh):
     status = json.loads(run(fresh, "dvc", "status", "--json"))
     stale = {
-        stage: [change for change in changes if not _only_missing_outputs(change)]
-        for stage, changes in status.items()
+        stage: [change for change in changes if not _only_missing_outputs(change)] for stage, changes in status.items()
     }
     stale = {stage: changes for stage, changes in stale.items() if changes}
     assert not stale, f"dvc.lock is stale (run dvc repro and commit dvc.lock and metrics/): {stale}"

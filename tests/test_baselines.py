@@ -1,12 +1,13 @@
-"""ssmll.baselines: zero-shot CLIP and a linear probe on the labeled part."""
+"""ssmll.evaluation.baselines: zero-shot CLIP and a linear probe on the labeled part."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ssmll.baselines import linear_probe_scores, zeroshot_scores
-from ssmll.metrics import mean_ap
+from ssmll.encoding.zeroshot import zeroshot_scores
+from ssmll.evaluation.baselines import linear_probe_scores
+from ssmll.evaluation.metrics import mean_ap
 
 
 def test_zeroshot_scores_are_cosines_whatever_the_norms():

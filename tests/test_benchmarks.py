@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from stage_runner import run_through
 from tiny_params import REPO, write_params
 
@@ -28,7 +27,9 @@ def run(*args: str) -> str:
 
 
 def test_scale_benchmark_prints_memory_time_and_projection(tmp_path):
-    out = run("benchmarks/scale.py", "--sizes", "128,256", "--epochs", "2", "--workdir", str(tmp_path), "--device", "cpu")
+    out = run(
+        "benchmarks/scale.py", "--sizes", "128,256", "--epochs", "2", "--workdir", str(tmp_path), "--device", "cpu"
+    )
     rows = re.findall(r"^ +(128|256)(?: +-?[\d.]+){7} +[\d.]+x$", out, re.M)
     assert rows == ["128", "256"], out
     assert "peak RSS <= 1.5 x fp16 + 1 GB at every N:" in out and "projected NUS-WIDE" in out
@@ -37,8 +38,21 @@ def test_scale_benchmark_prints_memory_time_and_projection(tmp_path):
 
 def test_extract_throughput_benchmark_compares_end_to_end_with_the_model_alone():
     out = run(
-        "benchmarks/extract_throughput.py", "--n", "32", "--naive-n", "4", "--workers", "1", "--batch-size", "32",
-        "--model", "ViT-S-32", "--photo-size", "96", "--device", "cpu",
+        "benchmarks/extract_throughput.py",
+        "--n",
+        "32",
+        "--naive-n",
+        "4",
+        "--workers",
+        "1",
+        "--batch-size",
+        "32",
+        "--model",
+        "ViT-S-32",
+        "--photo-size",
+        "96",
+        "--device",
+        "cpu",
     )
     assert re.search(r"model only .* [\d.]+ images/s", out)
     assert re.search(r"end to end .* [\d.]+ images/s +\([\d.]+ of model only\)", out)
@@ -48,8 +62,17 @@ def test_extract_throughput_benchmark_compares_end_to_end_with_the_model_alone()
 def test_method_table_reports_every_variant_and_the_oracles(split_data):
     """A row per variant with pseudo-label quality next to the method's, and both oracles under the table."""
     out = run(
-        "benchmarks/method_table.py", "--data", str(split_data / "data"), "--params", str(split_data / "params.yaml"),
-        "--ratios", "0.5", "--seeds", "1", "--jobs", "1",
+        "benchmarks/method_table.py",
+        "--data",
+        str(split_data / "data"),
+        "--params",
+        str(split_data / "params.yaml"),
+        "--ratios",
+        "0.5",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
     )
     rows = dict(re.findall(r"^\| (\w+) \| (\d+\.\d+ ± \d+\.\d+)", out, re.M))
     assert set(rows) == {"zeroshot", "zeroshot_label_specific", "linear_probe", "supervised", "method"}, out
@@ -59,6 +82,8 @@ def test_method_table_reports_every_variant_and_the_oracles(split_data):
 
 
 def test_label_specific_benchmark_reads_out_every_block_and_both_last_block_paths(split_data):
-    out = run("benchmarks/label_specific.py", "--params", str(split_data / "params.yaml"), "--data", str(split_data / "data"))
+    out = run(
+        "benchmarks/label_specific.py", "--params", str(split_data / "params.yaml"), "--data", str(split_data / "data")
+    )
     rows = re.findall(r"^\| (block [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
     assert rows == ["block 1", "block 2", "block 3", "block 4 (extract)", "block 4 value path"], out

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from ssmll.bundle import Bundle, decision_thresholds, load_bundle, save_bundle
-from ssmll.encoding import read_encoder_spec
-from ssmll.errors import UserError
-from ssmll.featureset import predict
-from ssmll.thresholds import cap_labels
-
 from test_trainer import make_trainer, synthetic
+
+from ssmll.core.errors import UserError
+from ssmll.encoding.record import read_encoder_spec
+from ssmll.method.featureset import predict
+from ssmll.method.thresholds import cap_labels
+from ssmll.serving.bundle import Bundle, decision_thresholds, load_bundle, save_bundle
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,11 @@ def test_round_trip_keeps_scores_and_everything_needed_to_predict(bundle, tmp_pa
     np.testing.assert_array_equal(predict(loaded.model, data), predict(bundle.model, data))
     np.testing.assert_array_equal(loaded.thresholds, bundle.thresholds)
     assert loaded.encoder == bundle.encoder
-    assert (loaded.classes, loaded.prompt_names, loaded.contexts) == (bundle.classes, bundle.prompt_names, bundle.contexts)
+    assert (loaded.classes, loaded.prompt_names, loaded.contexts) == (
+        bundle.classes,
+        bundle.prompt_names,
+        bundle.contexts,
+    )
     assert loaded.training == bundle.training
 
 

@@ -1,4 +1,4 @@
-"""ssmll.clip: loading weights offline first, and the dense image encoder."""
+"""ssmll.encoding.clip: loading weights offline first, and the dense image encoder."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssmll.clip import DenseImageEncoder, cached_weights, encode_prompts, load_clip, vit_local_path
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
+from ssmll.encoding.clip import DenseImageEncoder, cached_weights, encode_prompts, load_clip, vit_local_path
 
 #: A tag with downloadable weights; the tests need it to be absent from the local caches.
 TAG_MODEL, TAG = "ViT-B-32", "openai"

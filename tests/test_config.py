@@ -1,4 +1,4 @@
-"""ssmll.config: params sections to config dataclasses, every mistake one named error."""
+"""ssmll.core.config: params sections to config dataclasses, every mistake one named error."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ssmll.config import from_params
-from ssmll.errors import UserError
+from ssmll.core.config import from_params
+from ssmll.core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,16 @@ class Example:
             raise UserError("ex.ratio must be at most 1")
 
 
-FULL = {"ratio": 0.2, "epochs": 5, "on": True, "name": "y", "scale": [0.3, 0.9], "words": ["b", "c"],
-        "groups": [[1, 2], [3]], "names": {"a": "an a"}}
+FULL = {
+    "ratio": 0.2,
+    "epochs": 5,
+    "on": True,
+    "name": "y",
+    "scale": [0.3, 0.9],
+    "words": ["b", "c"],
+    "groups": [[1, 2], [3]],
+    "names": {"a": "an a"},
+}
 
 
 def test_a_full_section_gives_its_values_with_lists_as_tuples_where_declared():
@@ -41,7 +49,9 @@ def test_an_integer_is_a_number():
 
 
 def test_unknown_key_is_named_with_its_section_and_the_known_keys():
-    with pytest.raises(UserError, match=r"unknown param split\.lb_ration; known: epochs, groups, name, names, on, ratio, scale, words"):
+    with pytest.raises(
+        UserError, match=r"unknown param split\.lb_ration; known: epochs, groups, name, names, on, ratio, scale, words"
+    ):
         from_params(Example, {**FULL, "lb_ration": 0.1}, "split")
 
 

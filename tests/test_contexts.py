@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ssmll.contexts import (
+from ssmll.core.errors import UserError
+from ssmll.method.contexts import (
     affinity_csv,
     affinity_matrix,
     agreement_with_groups,
@@ -13,7 +14,6 @@ from ssmll.contexts import (
     read_membership,
     write_contexts,
 )
-from ssmll.errors import UserError
 
 GROUPS = [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
 

@@ -1,4 +1,4 @@
-"""ssmll.datasets.digits: the embedded digit scenes are deterministic, honest and validated."""
+"""ssmll.data.digits.scenes: the embedded digit scenes are deterministic, honest and validated."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssmll.datasets.digits import CLASS_NAMES, DigitScenesConfig, _split_scans, build, draw_digits
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
+from ssmll.data.digits.scenes import CLASS_NAMES, DigitScenesConfig, _split_scans, build, draw_digits
 
 SMALL = DigitScenesConfig(n_train=12, n_test=6, image_size=64)
 

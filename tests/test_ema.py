@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ssmll.ema import EMA
+from ssmll.method.ema import EMA
 
 
 def test_ema_follows_the_formula_and_leaves_the_student_alone():

@@ -11,19 +11,18 @@ import numpy as np
 import pytest
 import yaml
 from safetensors import safe_open
+from tiny_params import REPO
 
-from ssmll.baselines import zeroshot_scores
-from ssmll.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.config import from_params
-from ssmll.datasets.digits import CLASS_NAMES, DigitScenesConfig, build
-from ssmll.extraction import Runtime, encode_table
-from ssmll.metrics import mean_ap
-from ssmll.prepared import multihot
+from ssmll.core.config import from_params
+from ssmll.data.digits.scenes import CLASS_NAMES, DigitScenesConfig, build
+from ssmll.data.tables import multihot
+from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip
+from ssmll.encoding.extraction import Runtime, encode_table
+from ssmll.encoding.views import ViewConfig, ViewMaker
+from ssmll.encoding.zeroshot import zeroshot_scores
+from ssmll.evaluation.metrics import mean_ap
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
 from ssmll.pretrain.recipe import RecipeConfig, zero_shot
-from ssmll.views import ViewConfig, ViewMaker
-
-from tiny_params import REPO
 
 MODEL_DIR = REPO / "models" / "digit-clip"
 WEIGHTS = MODEL_DIR / "weights.safetensors"

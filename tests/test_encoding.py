@@ -1,29 +1,28 @@
-"""ssmll.encoding: the encoder's record (meta.json) and the class text features, written and read
-back; the encoder rebuilt from that record (ssmll.predictor) gives the features extract wrote."""
+"""ssmll.encoding.record: the encoder's record (meta.json) and the class text features, written and read
+back; the encoder rebuilt from that record (ssmll.serving.predictor) gives the features extract wrote."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tiny_params import TEMPLATES, TINY, repo_params
 
-from ssmll.clip import encode_prompts
-from ssmll.encoding import (
+from ssmll.core.errors import UserError
+from ssmll.encoding.clip import encode_prompts
+from ssmll.encoding.extraction import Runtime, encode_table
+from ssmll.encoding.record import (
     read_encoder_spec,
     read_text_features,
     sha256,
     write_encoding,
 )
-from ssmll.errors import UserError
-from ssmll.predictor import build_encoder
-from ssmll.extraction import Runtime, encode_table
-from ssmll.features import read_image_features
-
-from tiny_params import TEMPLATES, TINY, repo_params
+from ssmll.encoding.store import read_image_features
+from ssmll.serving.predictor import build_encoder
 
 
 def test_text_features_read_back(tiny):
@@ -36,7 +35,12 @@ def test_spec_records_the_encoder(tiny):
     clip = repo_params()["clip"]  # the embedded CLIP, a local checkpoint recorded with its hash
     assert (spec.model, spec.pretrained, spec.seed) == (clip["model"], clip["pretrained"], clip["seed"])
     assert spec.pretrained_sha256 == sha256(Path(clip["pretrained"]))
-    assert (spec.grid, spec.views, spec.dim, spec.templates) == (TINY["extract.grid"], TINY["extract.views"], tiny.clip.dim, tuple(TEMPLATES))
+    assert (spec.grid, spec.views, spec.dim, spec.templates) == (
+        TINY["extract.grid"],
+        TINY["extract.views"],
+        tiny.clip.dim,
+        tuple(TEMPLATES),
+    )
     assert spec.preprocess["size"] == list(tiny.clip.preprocess_cfg["size"]) and spec.local_tokens.startswith("vit")
 
 

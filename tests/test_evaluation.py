@@ -1,4 +1,4 @@
-"""ssmll.evaluation: the metrics file, per-class AP for dvc plots, and the predictions table."""
+"""ssmll.evaluation.scoring: the metrics file, per-class AP for dvc plots, and the predictions table."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ import io
 import numpy as np
 import pytest
 
-from ssmll.evaluation import RECALL_LEVELS, THRESHOLD_RULE, per_class_ap_csv, pr_curves_csv, predictions_table, report, score_variants
-from ssmll.metrics import evaluation, per_class_ap
-from ssmll.featureset import FeatureSet
-from ssmll.thresholds import cap_thresholds
+from ssmll.evaluation.metrics import evaluation, per_class_ap
+from ssmll.evaluation.scoring import (
+    RECALL_LEVELS,
+    THRESHOLD_RULE,
+    per_class_ap_csv,
+    pr_curves_csv,
+    predictions_table,
+    report,
+    score_variants,
+)
+from ssmll.method.featureset import FeatureSet
+from ssmll.method.thresholds import cap_thresholds
 
 CLASSES = ["zero", "one", "two", "three"]
 

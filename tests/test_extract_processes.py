@@ -12,14 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import ssmll.features
-import ssmll.staging
-from ssmll.prepared import PreparedDataset, write_prepared
 from stage_runner import invoke, snapshot
-from stages.extract import cli
-
 from tiny_params import REPO, write_params
+
+import ssmll.encoding.staging
+import ssmll.encoding.store
+from ssmll.data.tables import PreparedDataset, write_prepared
+from stages.extract import cli
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +32,16 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 @pytest.fixture(scope="module")
 def make_root(tmp_path_factory, tiny):
     """A new directory with params.yaml and the first tiny images prepared."""
-    tables = {"train": tiny.dataset.tables["train"].slice(0, N_TRAIN), "test": tiny.dataset.tables["test"].slice(0, N_TEST)}
+    tables = {
+        "train": tiny.dataset.tables["train"].slice(0, N_TRAIN),
+        "test": tiny.dataset.tables["test"].slice(0, N_TEST),
+    }
 
     def make(name: str) -> Path:
         root = write_params(tmp_path_factory.mktemp(name))
-        write_prepared(PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables), root / "data" / "prepared")
+        write_prepared(
+            PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables), root / "data" / "prepared"
+        )
         return root
 
     return make
@@ -47,11 +51,11 @@ def make_root(tmp_path_factory, tiny):
 def one_process(make_root):
     """The features of one uninterrupted in-process run: with the default shards, and with ``SHARD``-image shards."""
     out = {}
-    for shard in (ssmll.features.SHARD_IMAGES, SHARD):
+    for shard in (ssmll.encoding.store.SHARD_IMAGES, SHARD):
         root = make_root(f"one_{shard}")
         with pytest.MonkeyPatch.context() as mp:
             mp.chdir(root)
-            mp.setattr(ssmll.features, "SHARD_IMAGES", shard)
+            mp.setattr(ssmll.encoding.store, "SHARD_IMAGES", shard)
             result = invoke(cli, *RUNTIME)
         assert result.exit_code == 0, result.output
         out[shard] = snapshot(root / "data" / "features")
@@ -67,9 +71,16 @@ def run(root: Path, *cmd: str, env: dict | None = None) -> str:
 def test_dvc_repro_route_launcher_from_the_environment_gives_the_bytes_of_one_process(make_root, one_process):
     """``python -m stages.extract`` (dvc.yaml's cmd) with SSMLL_EXTRACT_LAUNCHER: one shard per split, one per process."""
     root = make_root("launcher")
-    out = run(root, sys.executable, "-m", "stages.extract", *RUNTIME, env={"SSMLL_EXTRACT_LAUNCHER": " ".join(TORCHRUN), "PYTHONPATH": str(REPO)})
+    out = run(
+        root,
+        sys.executable,
+        "-m",
+        "stages.extract",
+        *RUNTIME,
+        env={"SSMLL_EXTRACT_LAUNCHER": " ".join(TORCHRUN), "PYTHONPATH": str(REPO)},
+    )
     assert "x 2 processes (2 shards, 0 resumed)" in out
-    assert snapshot(root / "data" / "features") == one_process[ssmll.features.SHARD_IMAGES]
+    assert snapshot(root / "data" / "features") == one_process[ssmll.encoding.store.SHARD_IMAGES]
     assert not (root / "data" / ".features.staging").exists()
 
 
@@ -83,7 +94,11 @@ def test_torchrun_shares_small_shards_between_processes_with_the_bytes_of_one(ma
 def test_a_killed_extraction_resumes_with_only_the_missing_shards(make_root, one_process, monkeypatch):
     root = make_root("killed")
     proc = subprocess.Popen(
-        [sys.executable, HELPER, str(SHARD), "3", "--", *RUNTIME], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, HELPER, str(SHARD), "3", "--", *RUNTIME],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().strip() == "staged 3", proc.stderr.read()
@@ -95,10 +110,14 @@ def test_a_killed_extraction_resumes_with_only_the_missing_shards(make_root, one
     assert not (root / "data" / "features").exists()
 
     encoded: list[int] = []
-    real = ssmll.staging.encode_shards
-    monkeypatch.setattr(ssmll.staging, "encode_shards", lambda t, shards, *a, **k: encoded.extend(map(len, shards)) or real(t, shards, *a, **k))
+    real = ssmll.encoding.staging.encode_shards
+    monkeypatch.setattr(
+        ssmll.encoding.staging,
+        "encode_shards",
+        lambda t, shards, *a, **k: encoded.extend(map(len, shards)) or real(t, shards, *a, **k),
+    )
     monkeypatch.chdir(root)
-    monkeypatch.setattr(ssmll.features, "SHARD_IMAGES", SHARD)
+    monkeypatch.setattr(ssmll.encoding.store, "SHARD_IMAGES", SHARD)
     result = invoke(cli, *RUNTIME)
     assert result.exit_code == 0, result.output
     assert "(9 shards, 3 resumed)" in result.stdout

@@ -1,4 +1,4 @@
-"""ssmll.features: cached features read back as written, in shards whose bytes ignore runtime knobs."""
+"""ssmll.encoding.store: cached features read back as written, in shards whose bytes ignore runtime knobs."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-
-import ssmll.features
-from ssmll.clip import DenseImageEncoder
-from ssmll.errors import UserError
-from ssmll.extraction import Runtime, encode_table
-from ssmll.features import read_image_features
-from ssmll.prepared import make_table
-from ssmll.staging import Group, Staging, encode_missing
-from ssmll.views import ViewConfig, ViewMaker
-
 from tiny_params import TINY
+
+import ssmll.encoding.store
+from ssmll.core.errors import UserError
+from ssmll.data.tables import make_table
+from ssmll.encoding.clip import DenseImageEncoder
+from ssmll.encoding.extraction import Runtime, encode_table
+from ssmll.encoding.staging import Group, Staging, encode_missing
+from ssmll.encoding.store import read_image_features
+from ssmll.encoding.views import ViewConfig, ViewMaker
 
 SUBSET = 20
 SHARD = 7
@@ -50,7 +49,7 @@ def sharded(tiny, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sharded")
     runs = {"batch7_workers2": Runtime("cpu", 7, 2, False), "batch32_workers0": Runtime("cpu", 32, 0, False)}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ssmll.features, "SHARD_IMAGES", SHARD)
+        mp.setattr(ssmll.encoding.store, "SHARD_IMAGES", SHARD)
         for name, rt in runs.items():
             staging = Staging(root / name, "key")
             encode_missing({"test": table}, {"test": views}, encoder, rt, staging, Group())
@@ -82,7 +81,9 @@ def test_sharded_subset_equals_the_features_of_the_whole_table(sharded, tiny):
 
 
 def test_unreadable_image_is_a_user_error_naming_it(tiny):
-    table = make_table(["good", "zz_broken"], [[0], [1]], images=[tiny.dataset.tables["test"].column("image")[0].as_py(), b"junk"])
+    table = make_table(
+        ["good", "zz_broken"], [[0], [1]], images=[tiny.dataset.tables["test"].column("image")[0].as_py(), b"junk"]
+    )
     encoder = DenseImageEncoder(tiny.clip.model.visual, 2).eval()
     views = ViewMaker(tiny.clip.preprocess_cfg, ViewConfig(views=1))
     with pytest.raises(UserError, match="zz_broken: cannot decode image"):
@@ -104,8 +105,10 @@ def test_reading_in_batches_that_straddle_images_and_shards_gives_every_row(tmp_
     (tmp_path / "train").mkdir()
     for index, rows in enumerate([range(0, 4), range(4, 8), range(8, 11)]):
         part = slice(rows.start, rows.stop)
-        ssmll.features.write_shard(tmp_path / "train" / ssmll.features.shard_name(index), ids[part], g[part], loc[part])
-    monkeypatch.setattr(ssmll.features, "READ_ROWS", read_rows)
+        ssmll.encoding.store.write_shard(
+            tmp_path / "train" / ssmll.encoding.store.shard_name(index), ids[part], g[part], loc[part]
+        )
+    monkeypatch.setattr(ssmll.encoding.store, "READ_ROWS", read_rows)
     feats = read_image_features(tmp_path, "train", views=views)
     keep = 3 if views is None else views
     assert feats.image_ids == ids
@@ -116,7 +119,7 @@ def test_reading_in_batches_that_straddle_images_and_shards_gives_every_row(tmp_
 def test_a_shard_without_every_view_of_its_images_names_the_stage_to_rerun(tmp_path):
     (tmp_path / "train").mkdir()
     g, loc = np.zeros((2, 3, 8), np.float16), np.zeros((2, 3, 4, 8), np.float16)
-    ssmll.features.write_shard(tmp_path / "train" / "part-00000.parquet", ["a", "b"], g, loc)
+    ssmll.encoding.store.write_shard(tmp_path / "train" / "part-00000.parquet", ["a", "b"], g, loc)
     table = pq.read_table(tmp_path / "train" / "part-00000.parquet").slice(0, 5)
     pq.write_table(table, tmp_path / "train" / "part-00000.parquet")
     with pytest.raises(UserError, match="does not hold 3 views per image; re-run the extract stage"):

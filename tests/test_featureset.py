@@ -1,4 +1,4 @@
-"""ssmll.featureset: features held once in fp16, gathered per batch as float32, scored in batches."""
+"""ssmll.method.featureset: features held once in fp16, gathered per batch as float32, scored in batches."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssmll.featureset import FeatureSet, map_batches, predict
-from ssmll.model import AlignmentModel, ModelConfig
+from ssmll.method.featureset import FeatureSet, map_batches, predict
+from ssmll.method.model import AlignmentModel, ModelConfig
 
 N, V, T, D, C = 50, 3, 4, 8, 5
 
@@ -72,10 +72,14 @@ def test_inference_gathers_one_batch_at_a_time(monkeypatch):
     fs = FeatureSet.from_arrays(g, loc, y)
     sizes: list[int] = []
     real = FeatureSet.batch
-    monkeypatch.setattr(FeatureSet, "batch", lambda self, rows, views=0: sizes.append(len(rows)) or real(self, rows, views))
+    monkeypatch.setattr(
+        FeatureSet, "batch", lambda self, rows, views=0: sizes.append(len(rows)) or real(self, rows, views)
+    )
     out = map_batches(lambda bg, bloc: bg[:, :C] + bloc.sum(1)[:, :C], fs, batch_size=16)
     assert sizes == [16, 16, 16, 2]
-    np.testing.assert_allclose(out, g[:, 0, :C].astype(np.float32) + loc[:, 0].astype(np.float32).sum(1)[:, :C], rtol=1e-6)
+    np.testing.assert_allclose(
+        out, g[:, 0, :C].astype(np.float32) + loc[:, 0].astype(np.float32).sum(1)[:, :C], rtol=1e-6
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

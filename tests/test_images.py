@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from source_fixtures import prepared_labels, run_prepare, skipped_rows, truncate, write_image
 
-from ssmll.errors import UserError
-from ssmll.images import image_problem, open_rgb
+from ssmll.core.errors import UserError
+from ssmll.data.images import image_problem, open_rgb
 
 RED = (220, 30, 40)
 
@@ -112,10 +112,20 @@ def _manifest_of_everything(tmp_path, broken) -> str:
 
 
 def test_prepare_keeps_odd_images_and_lists_broken_ones(tmp_path, broken):
-    data = {"source": "manifest", "max_skipped_fraction": 0.5, "manifest": {"file": _manifest_of_everything(tmp_path, broken)}}
+    data = {
+        "source": "manifest",
+        "max_skipped_fraction": 0.5,
+        "manifest": {"file": _manifest_of_everything(tmp_path, broken)},
+    }
     result, metrics = run_prepare(tmp_path / "out", data)
     assert result.exit_code == 0, result.output
-    assert sorted(prepared_labels(tmp_path / "out", "train")) == ["cmyk.jpg", "deep.png", "gray.jpg", "palette.gif", "rgba.png"]
+    assert sorted(prepared_labels(tmp_path / "out", "train")) == [
+        "cmyk.jpg",
+        "deep.png",
+        "gray.jpg",
+        "palette.gif",
+        "rgba.png",
+    ]
     assert metrics["splits"]["train"] == {**metrics["splits"]["train"], "images": 5, "skipped": 4}
     assert metrics["splits"]["test"]["images"] == 1
     assert metrics["skipped"]["by_reason"] == {"corrupt": 4, "missing": 1}
@@ -132,7 +142,9 @@ def test_prepare_fails_above_the_loss_limit_naming_offenders(tmp_path, broken):
     result, metrics = run_prepare(tmp_path / "out", data)
     assert result.exit_code == 2 and metrics is None
     line = result.output.strip()
-    assert line.startswith("error: 4 of 9 train images (44.4%) are missing or unreadable, above data.max_skipped_fraction=0.01")
+    assert line.startswith(
+        "error: 4 of 9 train images (44.4%) are missing or unreadable, above data.max_skipped_fraction=0.01"
+    )
     assert f"{tmp_path / 't.jpg'} (corrupt: image file is truncated" in line and "\n" not in line
     assert not (tmp_path / "out" / "prepared").exists()
 

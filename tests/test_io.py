@@ -1,4 +1,4 @@
-"""ssmll.io: atomic writes leave either the complete new output or the old one, and stable bytes."""
+"""ssmll.core.files: atomic writes leave either the complete new output or the old one, and stable bytes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ssmll.io import atomic_path, read_json, rows_csv, sha256, write_json, write_parquet, write_text
+from ssmll.core.files import atomic_path, read_json, rows_csv, sha256, write_json, write_parquet, write_text
 
 
 class Boom(Exception):

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
-from ssmll.losses import LOSSES, AsymmetricLoss, BinaryCrossEntropy
+from ssmll.method.losses import LOSSES, AsymmetricLoss, BinaryCrossEntropy
 
 
 def reference_asl(x, y, gn, gp, clip):

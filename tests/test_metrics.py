@@ -1,4 +1,4 @@
-"""ssmll.metrics: mAP as sklearn defines it, and the F1 family as the SSMLL papers report it."""
+"""ssmll.evaluation.metrics: mAP as sklearn defines it, and the F1 family as the SSMLL papers report it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from ssmll.metrics import classes_without_positives, evaluation, f1_report, mean_ap, per_class_ap
+from ssmll.evaluation.metrics import classes_without_positives, evaluation, f1_report, mean_ap, per_class_ap
 
 
 def _random_data(seed: int, decimals: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssmll.errors import UserError
-from ssmll.model import AlignmentModel, ModelConfig, aligned_cosine, attend, image_tokens, zeroshot_label_specific
+from ssmll.core.errors import UserError
+from ssmll.encoding.zeroshot import aligned_cosine, attend, image_tokens, zeroshot_label_specific
+from ssmll.method.model import AlignmentModel, ModelConfig
 
 C, K, D, T = 6, 2, 16, 5
 
@@ -70,7 +71,9 @@ def test_the_adapter_acts_on_the_pooled_features_not_on_each_token(inputs):
 def test_every_learnable_part_gets_a_gradient(inputs):
     text, membership, g, local = inputs
     model = AlignmentModel(text, membership, ModelConfig())
-    torch.nn.init.normal_(model.adapter.fc2.weight)  # zero at start, which holds the first layer's gradient at zero until it moves
+    torch.nn.init.normal_(
+        model.adapter.fc2.weight
+    )  # zero at start, which holds the first layer's gradient at zero until it moves
     logits, ctx = model(g, local)
     (logits.pow(2).sum() + ctx.pow(2).sum()).backward()
     for name, p in model.named_parameters():
@@ -86,7 +89,10 @@ def test_impossible_model_params_are_user_errors(cfg):
 def test_global_branch_adds_the_global_alignment_to_the_label_specific_score(inputs):
     text, membership, g, local = inputs
     both = AlignmentModel(text, membership, ModelConfig(global_branch=True, logit_scale=3.0, attn_scale=7.0))
-    expected = zeroshot_label_specific(image_tokens(g, local, True), F.normalize(text, dim=-1), 7.0) + g @ F.normalize(text, dim=-1).T
+    expected = (
+        zeroshot_label_specific(image_tokens(g, local, True), F.normalize(text, dim=-1), 7.0)
+        + g @ F.normalize(text, dim=-1).T
+    )
     assert torch.allclose(both(g, local)[0], 3.0 * expected, atol=1e-5)
     (both(g, local)[0].sum() + both(g, local)[1].sum()).backward()
     assert both.log_global_scale.grad is not None and both.log_global_scale.grad != 0

@@ -3,21 +3,19 @@ the defaults describe what `dvc repro` runs, and every section parses by the one
 
 import pytest
 import yaml
+from tiny_params import REPO
 
-from ssmll.config import from_params
-from ssmll.contexts import ContextsConfig
-from ssmll.datasets import DataConfig, SOURCES
-from ssmll.encoding import ClipConfig, ExtractConfig
-from ssmll.evaluation import EvaluateConfig
-from ssmll.model import ModelConfig
-from ssmll.pseudo import PseudoConfig
-from ssmll.split import SplitConfig
-from ssmll.trainer import TrainConfig
-
+from ssmll.core.config import from_params
+from ssmll.data.sources.registry import SOURCES, DataConfig
+from ssmll.data.split import SplitConfig
+from ssmll.encoding.record import ClipConfig, ExtractConfig
+from ssmll.evaluation.scoring import EvaluateConfig
+from ssmll.method.contexts import ContextsConfig
+from ssmll.method.model import ModelConfig
+from ssmll.method.pseudo import PseudoConfig
+from ssmll.method.trainer import TrainConfig
 from ssmll.pretrain.corpus import CorpusConfig
 from ssmll.pretrain.recipe import RecipeConfig
-
-from tiny_params import REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 RECIPE_PARAMS = yaml.safe_load((REPO / "models" / "digit-clip" / "params.yaml").read_text())

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from sklearn.metrics import average_precision_score
-
 from checkout import ENV, copy_checkout, run, stages_run
+from sklearn.metrics import average_precision_score
 from tiny_params import TINY, tiny_overrides
 
 pytestmark = pytest.mark.slow
@@ -36,7 +35,11 @@ def sklearn_map(repo: Path, variant: str) -> float:
     y = np.zeros((len(test), n_classes))
     for i, row in enumerate(test):
         y[i, row["labels"]] = 1
-    rows = {r["image_id"]: r["scores"] for r in pq.read_table(repo / "data/evaluate/predictions.parquet").to_pylist() if r["variant"] == variant}
+    rows = {
+        r["image_id"]: r["scores"]
+        for r in pq.read_table(repo / "data/evaluate/predictions.parquet").to_pylist()
+        if r["variant"] == variant
+    }
     scores = np.array([rows[row["image_id"]] for row in test])
     present = y.sum(0) > 0
     return 100 * float(np.mean([average_precision_score(y[:, k], scores[:, k]) for k in np.flatnonzero(present)]))
@@ -114,6 +117,8 @@ def test_stage_imports_the_library_of_its_own_checkout(tmp_path):
     """As in the copies ``dvc exp run --queue`` makes: the copy's src/, not the installed ssmll."""
     repo = copy_checkout(tmp_path)
     (repo / "src/ssmll/__init__.py").write_text('raise SystemExit("ssmll of the copy")\n')
-    proc = subprocess.run([sys.executable, "-m", "stages.split", "--help"], cwd=repo, env=ENV, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stages.split", "--help"], cwd=repo, env=ENV, capture_output=True, text=True
+    )
     assert "ssmll of the copy" in proc.stderr
     assert proc.returncode == 1

@@ -6,20 +6,19 @@ import csv
 import importlib
 import json
 import shutil
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import tomllib
+from stage_runner import run_through, snapshot
+from tiny_params import REPO, write_params
 from typer.testing import CliRunner
 
-from ssmll.bundle import load_bundle
-from ssmll.cli import app
-from ssmll.predictor import decide, find_images
-from stage_runner import run_through, snapshot
-
-from tiny_params import REPO, write_params
+from ssmll.serving.bundle import load_bundle
+from ssmll.serving.cli import app
+from ssmll.serving.predictor import decide, find_images
 
 FAST = {"split.lb_ratio": 0.5, "train.epochs": 2, "train.warmup_epochs": 1, "train.batch_size": 16}
 RUNTIME = ["--workers", "0", "--device", "cpu", "--no-progress"]
@@ -148,7 +147,10 @@ BAD = {
     "missing_model": (["nowhere.pt", "scenes"], "run the train stage first"),
     "not_a_model": (["scenes/labels.csv", "scenes"], "is not a model bundle"),
     "missing_input": (["data/train/method.pt", "scenes", "nothing_here"], "input nothing_here not found"),
-    "bad_output_format": (["data/train/method.pt", "scenes", "-o", "out.xlsx"], "should end in one of .csv, .jsonl, .parquet"),
+    "bad_output_format": (
+        ["data/train/method.pt", "scenes", "-o", "out.xlsx"],
+        "should end in one of .csv, .jsonl, .parquet",
+    ),
     "nothing_readable": (["data/train/method.pt", "junk.png"], "none of the 1 images can be read"),
 }
 

@@ -1,4 +1,4 @@
-"""ssmll.prepared: the tables every source produces, their summary, and reading them back."""
+"""ssmll.data.tables: the tables every source produces, their summary, and reading them back."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ssmll.errors import UserError
-from ssmll.prepared import (
+from ssmll.core.errors import UserError
+from ssmll.data.tables import (
     SCHEMA,
     PreparedDataset,
     Skipped,
@@ -70,7 +70,9 @@ def test_written_dataset_reads_back(tmp_path):
     assert read_split(tmp_path / "prepared", "test").equals(ds.tables["test"])
     assert read_classes(tmp_path / "prepared") == (CLASSES, ["a cat", "a dog", "a bird"])
     assert read_class_groups(tmp_path / "prepared") is None
-    assert (tmp_path / "prepared" / "skipped.csv").read_text().splitlines()[1] == "train,t9,/images/t9.jpg,missing: no such file"
+    assert (tmp_path / "prepared" / "skipped.csv").read_text().splitlines()[
+        1
+    ] == "train,t9,/images/t9.jpg,missing: no such file"
 
 
 def test_known_class_groups_travel_with_the_classes(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from dvc.utils.hydra import compose_and_dump
 
-from ssmll.config import from_params
-from ssmll.datasets import SOURCES, DataConfig
+from ssmll.core.config import from_params
+from ssmll.data.sources.registry import SOURCES, DataConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -27,14 +27,18 @@ def compose(tmp_path: Path, *overrides: str) -> dict:
 
 def differences(a: object, b: object, where: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(a.keys() | b.keys(), key=str) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
+        return [
+            d for k in sorted(a.keys() | b.keys(), key=str) for d in differences(a.get(k), b.get(k), f"{where}.{k}")
+        ]
     return [] if a == b else [f"{where.lstrip('.')}: conf/ gives {a!r}, params.yaml has {b!r}"]
 
 
 def test_params_yaml_is_the_composition_of_conf(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     diff = differences(compose(tmp_path), params)
-    assert not diff, "params.yaml and conf/ disagree (edit both; `dvc exp run` rewrites params.yaml from conf/): " + "; ".join(diff)
+    assert not diff, (
+        "params.yaml and conf/ disagree (edit both; `dvc exp run` rewrites params.yaml from conf/): " + "; ".join(diff)
+    )
 
 
 def test_dvc_has_hydra_composition_on():
@@ -53,13 +57,19 @@ def test_preset_selects_its_source_with_the_documented_defaults(tmp_path, preset
     data = params["data"]
     assert data["source"] == preset
     cls, _ = SOURCES[preset]
-    options = {"seed": data["seed"], **data[preset]} if "seed" in {f.name for f in dataclasses.fields(cls)} else data[preset]
+    options = (
+        {"seed": data["seed"], **data[preset]} if "seed" in {f.name for f in dataclasses.fields(cls)} else data[preset]
+    )
     assert set(data[preset]) == {f.name for f in dataclasses.fields(cls)} - {"seed"}, "a preset lists all its options"
     assert from_params(cls, options, f"data.{preset}") == cls(), "preset = code defaults"
     from_params(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data")
     assert set(params) == set(compose(tmp_path)), "a preset changes values, never the param sections"
     if preset != "digits":
-        assert (params["clip"]["model"], params["clip"]["pretrained"], params["extract"]["hflip"]) == ("ViT-B-16", "openai", 0.5)
+        assert (params["clip"]["model"], params["clip"]["pretrained"], params["extract"]["hflip"]) == (
+            "ViT-B-16",
+            "openai",
+            0.5,
+        )
 
 
 def test_preset_options_can_be_overridden_on_the_command_line(tmp_path):

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ssmll.digit_scans import pretraining_scans, scene_scans
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
+from ssmll.data.digits.scans import pretraining_scans, scene_scans
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus, caption, join_names, render_image
 
 SMALL = CorpusConfig(images=40, val_images=10)

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from stage_runner import assert_fails_cleanly, invoke
+from tiny_params import REPO
 
-from ssmll.clip import load_clip
+from ssmll.encoding.clip import load_clip
 from ssmll.pretrain.corpus import CorpusConfig
 from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights
-from tiny_params import REPO
 from stages import pretrain_clip
-
-from stage_runner import assert_fails_cleanly, invoke
 
 CORPUS = CorpusConfig(images=48, val_images=16)
 RECIPE = RecipeConfig(steps=3, batch_size=16, eval_every=2)
@@ -59,7 +58,11 @@ def test_saved_weights_have_the_same_bytes_every_time(tmp_path):
 def test_the_shipped_weights_are_what_save_weights_writes_of_them(tmp_path):
     """Rewriting the shipped tensors gives the shipped file, byte for byte: a rebuild can match its sha256."""
     shipped = REPO / "models/digit-clip/weights.safetensors"
-    save_weights(load_clip(RECIPE.arch, str(shipped)), tmp_path / "w.safetensors", {"arch": RECIPE.arch, "recipe": "models/digit-clip/params.yaml"})
+    save_weights(
+        load_clip(RECIPE.arch, str(shipped)),
+        tmp_path / "w.safetensors",
+        {"arch": RECIPE.arch, "recipe": "models/digit-clip/params.yaml"},
+    )
     assert (tmp_path / "w.safetensors").read_bytes() == shipped.read_bytes()
 
 
@@ -90,4 +93,6 @@ def test_stage_rejects_unknown_and_impossible_params(tmp_path):
     params = _recipe_params(tmp_path, stpes=3)
     assert_fails_cleanly(pretrain_clip.cli, tmp_path, "recipe.stpes", args=("--params", str(params), "--out", str(out)))
     params = _recipe_params(tmp_path, threads=0)
-    assert_fails_cleanly(pretrain_clip.cli, tmp_path, "recipe.threads", args=("--params", str(params), "--out", str(out)))
+    assert_fails_cleanly(
+        pretrain_clip.cli, tmp_path, "recipe.threads", args=("--params", str(params), "--out", str(out))
+    )

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ssmll.errors import UserError
-from ssmll.featureset import FeatureSet
-from ssmll.pseudo import LABELERS, PseudoConfig, label_pool, make_pseudo_labels
-from ssmll.thresholds import RULES, Scores
+from ssmll.core.errors import UserError
+from ssmll.method.featureset import FeatureSet
+from ssmll.method.pseudo import LABELERS, PseudoConfig, label_pool, make_pseudo_labels
+from ssmll.method.thresholds import RULES, Scores
 
 CAP = PseudoConfig()
 
@@ -47,7 +47,15 @@ def test_mat_rule_uses_the_labeled_f1_threshold():
     np.testing.assert_array_equal(pl.targets, [[1], [0]])  # threshold 0.7
 
 
-@pytest.mark.parametrize("cfg", [PseudoConfig("median"), PseudoConfig(fixed_threshold=1.5), PseudoConfig(pos_fraction=2), PseudoConfig(teacher_views="strong")])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        PseudoConfig("median"),
+        PseudoConfig(fixed_threshold=1.5),
+        PseudoConfig(pos_fraction=2),
+        PseudoConfig(teacher_views="strong"),
+    ],
+)
 def test_impossible_settings_are_user_errors(cfg):
     with pytest.raises(UserError):
         make_pseudo_labels(cfg, Scores(np.zeros((3, 1)), np.zeros(1)))
@@ -76,5 +84,7 @@ def test_the_teacher_scores_an_image_by_the_mean_over_its_views_or_by_the_plain_
     g = np.zeros((3, 2, 4), np.float32)
     g[0, :, 0], g[1, :, 0], g[2, :, 0] = (-50, 50), (50, -50), (50, 50)
     feats = FeatureSet.from_arrays(g, np.zeros((3, 2, 1, 4), np.float32), np.array([[0], [0], [1]]))
-    probs, _ = label_pool(FirstCoordinate(), feats, np.array([0, 1]), np.array([2]), np.array([0.5]), PseudoConfig(teacher_views=views))
+    probs, _ = label_pool(
+        FirstCoordinate(), feats, np.array([0, 1]), np.array([2]), np.array([0.5]), PseudoConfig(teacher_views=views)
+    )
     np.testing.assert_allclose(probs[:, 0], expected, atol=1e-6)

@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 from source_fixtures import build_with_defaults, prepared_labels, prepared_paths, run_prepare, write_image
 
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
 
 # Listed out of id order, with COCO's gaps: classes must come out in id order.
-CATEGORIES = [{"id": 90, "name": "toothbrush"}, {"id": 1, "name": "person"}, {"id": 18, "name": "dog"}, {"id": 3, "name": "car"}]
+CATEGORIES = [
+    {"id": 90, "name": "toothbrush"},
+    {"id": 1, "name": "person"},
+    {"id": 18, "name": "dog"},
+    {"id": 3, "name": "car"},
+]
 CLASSES = ["person", "car", "dog", "toothbrush"]
 
 # split folder -> {coco image id: category ids of its annotations}; an empty list = no annotations
@@ -32,7 +37,9 @@ def make_coco(root: Path) -> Path:
             coco["images"].append({"id": image_id, "file_name": file_name, "width": 40, "height": 30})
             for cat in cats:
                 ann_id += 1
-                coco["annotations"].append({"id": ann_id, "image_id": image_id, "category_id": cat, "iscrowd": int(cat == 90)})
+                coco["annotations"].append(
+                    {"id": ann_id, "image_id": image_id, "category_id": cat, "iscrowd": int(cat == 90)}
+                )
         (root / "annotations" / f"instances_{folder}.json").write_text(json.dumps(coco))
     return root
 
@@ -56,7 +63,10 @@ def test_prepare_reads_coco_counts_labels_and_paths(tmp_path):
         stem("train2014", 30): ["person", "toothbrush"],
         stem("train2014", 36): ["dog"],
     }
-    assert prepared_labels(tmp_path, "test") == {stem("val2014", 42): ["car", "toothbrush"], stem("val2014", 74): ["person"]}
+    assert prepared_labels(tmp_path, "test") == {
+        stem("val2014", 42): ["car", "toothbrush"],
+        stem("val2014", 74): ["person"],
+    }
     assert prepared_paths(tmp_path, "test")[stem("val2014", 74)] == str(root / "val2014" / f"{stem('val2014', 74)}.jpg")
 
 
@@ -87,7 +97,9 @@ def test_entry_without_its_fields_is_an_error_naming_the_file(tmp_path):
     coco = json.loads(path.read_text())
     del coco["images"][0]["file_name"]
     path.write_text(json.dumps(coco))
-    with pytest.raises(UserError, match="instances_train2014.json is not a COCO instances file: an entry lacks or garbles 'file_name'"):
+    with pytest.raises(
+        UserError, match="instances_train2014.json is not a COCO instances file: an entry lacks or garbles 'file_name'"
+    ):
         build_with_defaults("coco2014", {"root": str(root)})
 
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from source_fixtures import build_with_defaults, data_params, prepared_labels, prepared_paths, run_prepare, write_image
 
-from ssmll.datasets import prepare
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
+from ssmll.data.sources.registry import prepare
 
 ROWS = [
     {"path": "img/a.jpg", "labels": ["cat", "sofa"], "split": "train"},
@@ -94,7 +94,9 @@ def test_class_list_file_with_prompt_names_and_own_columns(tmp_path):
     rows = [{"file": r["path"], "tags": r["labels"], "id": f"im{n}", "part": r["split"]} for n, r in enumerate(ROWS)]
     manifest = write_manifest(tmp_path / "ds" / "list.csv", rows, separator=";")
     classes = tmp_path / "classes.json"
-    classes.write_text(json.dumps({"tvmonitor": "tv monitor", "sofa": "sofa", "dog": "dog", "cat": "cat", "bird": "bird"}))
+    classes.write_text(
+        json.dumps({"tvmonitor": "tv monitor", "sofa": "sofa", "dog": "dog", "cat": "cat", "bird": "bird"})
+    )
     options = {
         "file": str(manifest),
         "path_column": "file",
@@ -142,7 +144,9 @@ def test_duplicate_image_ids_are_an_error_naming_them(tmp_path):
     manifest = write_manifest(tmp_path / "ds" / "m.jsonl", rows)
     result, metrics = run_prepare(tmp_path, {"source": "manifest", "manifest": {"file": str(manifest)}})
     assert result.exit_code == 2 and metrics is None
-    assert "2 image id(s) listed more than once: 'img/b.png' (train, test), 'img/sub/e.jpg' (test, test)" in result.output
+    assert (
+        "2 image id(s) listed more than once: 'img/b.png' (train, test), 'img/sub/e.jpg' (test, test)" in result.output
+    )
 
 
 def test_split_values_other_than_train_and_test_are_an_error(tmp_path):
@@ -155,7 +159,9 @@ def test_split_values_other_than_train_and_test_are_an_error(tmp_path):
 
 def test_missing_column_names_the_param(tmp_path):
     manifest = write_manifest(tmp_path / "m.csv", ROWS)
-    with pytest.raises(UserError, match=r"no 'tags' column \(data.manifest.labels_column\); its columns are: path, labels, split"):
+    with pytest.raises(
+        UserError, match=r"no 'tags' column \(data.manifest.labels_column\); its columns are: path, labels, split"
+    ):
         build_with_defaults("manifest", {"file": str(manifest), "labels_column": "tags"})
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from source_fixtures import build_with_defaults, prepared_labels, prepared_paths, run_prepare, write_image
 
-from ssmll.datasets.classnames import NUSWIDE_CONCEPTS
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
+from ssmll.data.sources.classnames import NUSWIDE_CONCEPTS
 
 # split -> (image under Flickr/, its concepts); "gone" images are listed but were never downloaded
 TRAIN = [
@@ -83,7 +83,9 @@ def test_prepare_reads_nuswide_and_reports_missing_and_unlabeled(tmp_path, make,
     assert first["image_id"] == "gone/0004_9999999999.jpg" and first["reason"].startswith("missing")
     assert prepared_labels(tmp_path, "train") == EXPECTED_TRAIN
     assert prepared_labels(tmp_path, "test") == EXPECTED_TEST
-    assert prepared_paths(tmp_path, "test")["dog/0006_5656565656.jpg"] == str(root / "Flickr" / "dog" / "0006_5656565656.jpg")
+    assert prepared_paths(tmp_path, "test")["dog/0006_5656565656.jpg"] == str(
+        root / "Flickr" / "dog" / "0006_5656565656.jpg"
+    )
 
 
 def test_unlabeled_images_can_be_kept(tmp_path):

@@ -21,8 +21,8 @@ from source_fixtures import (
 )
 from typer.testing import CliRunner
 
-from ssmll.datasets.classnames import VOC_CLASSES
-from ssmll.errors import UserError
+from ssmll.core.errors import UserError
+from ssmll.data.sources.classnames import VOC_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,11 @@ VOC2007 = {
 }
 VOC2012 = {
     "train": {"2008_000008": [("horse", 0), ("person", 0)], "2008_000015": [("bottle", 0), ("bottle", 1)]},
-    "val": {"2008_000002": [("tvmonitor", 0)], "2008_000003": [("train", 0), ("person", 1)], "2008_000007": [("car", 0)]},
+    "val": {
+        "2008_000002": [("tvmonitor", 0)],
+        "2008_000003": [("train", 0), ("person", 1)],
+        "2008_000007": [("car", 0)],
+    },
 }
 
 
@@ -92,17 +96,25 @@ def test_prepare_reads_voc2007_class_files(tmp_path):
     assert metrics["splits"]["train"]["images"] == 4 and metrics["splits"]["test"]["images"] == 3
     assert metrics["splits"]["train"]["images_without_labels"] == 1
     assert metrics["skipped"]["total"] == 0
-    assert metrics["voc"] == {"year": "2007", "labels_from": {"train": "imagesets", "test": "imagesets"}, "difficult": "negative"}
+    assert metrics["voc"] == {
+        "year": "2007",
+        "labels_from": {"train": "imagesets", "test": "imagesets"},
+        "difficult": "negative",
+    }
     assert prepared_labels(tmp_path, "train") == EXPECTED_2007_TRAIN
     assert prepared_labels(tmp_path, "test") == EXPECTED_2007_TEST
-    assert prepared_paths(tmp_path, "test")["000002"] == str(root / "VOCdevkit" / "VOC2007" / "JPEGImages" / "000002.jpg")
+    assert prepared_paths(tmp_path, "test")["000002"] == str(
+        root / "VOCdevkit" / "VOC2007" / "JPEGImages" / "000002.jpg"
+    )
 
 
 @pytest.mark.parametrize("labels_from", ["imagesets", "xml"])
 def test_difficult_can_count_as_positive(tmp_path, labels_from):
     root = make_voc(tmp_path / "voc", "2007", VOC2007)
     ds = build_with_defaults("voc2007", {"root": str(root), "difficult": "positive", "labels_from": labels_from})
-    labels = dict(zip(ds.tables["train"].column("image_id").to_pylist(), ds.tables["train"].column("labels").to_pylist()))
+    labels = dict(
+        zip(ds.tables["train"].column("image_id").to_pylist(), ds.tables["train"].column("labels").to_pylist())
+    )
     assert labels["000012"] == [VOC_CLASSES.index("pottedplant")]
     test = dict(zip(ds.tables["test"].column("image_id").to_pylist(), ds.tables["test"].column("labels").to_pylist()))
     assert test["000004"] == sorted([VOC_CLASSES.index("sofa"), VOC_CLASSES.index("tvmonitor")])
@@ -125,7 +137,11 @@ def test_prepare_reads_voc2012_train_and_val(tmp_path):
     assert result.exit_code == 0, result.output
     assert metrics["splits"]["train"]["images"] == 2 and metrics["splits"]["test"]["images"] == 3
     assert prepared_labels(tmp_path, "train") == {"2008_000008": ["horse", "person"], "2008_000015": ["bottle"]}
-    assert prepared_labels(tmp_path, "test") == {"2008_000002": ["tvmonitor"], "2008_000003": ["train"], "2008_000007": ["car"]}
+    assert prepared_labels(tmp_path, "test") == {
+        "2008_000002": ["tvmonitor"],
+        "2008_000003": ["train"],
+        "2008_000007": ["car"],
+    }
 
 
 def test_unknown_object_class_is_an_error_naming_it(tmp_path):
@@ -171,7 +187,9 @@ def random_voc_split(rng: np.random.Generator, prefix: str, n: int) -> dict:
     """``n`` images with 1-3 objects of a few classes, some difficult."""
     classes = ["bird", "car", "cat", "dog", "person", "pottedplant", "tvmonitor"]
     return {
-        f"{prefix}{k:04d}": [(str(c), int(rng.random() < 0.2)) for c in rng.choice(classes, rng.integers(1, 4), replace=False)]
+        f"{prefix}{k:04d}": [
+            (str(c), int(rng.random() < 0.2)) for c in rng.choice(classes, rng.integers(1, 4), replace=False)
+        ]
         for k in range(n)
     }
 
@@ -180,7 +198,9 @@ def random_voc_split(rng: np.random.Generator, prefix: str, n: int) -> dict:
 def test_voc_fixture_goes_through_the_whole_pipeline(tmp_path, monkeypatch):
     """Every stage of dvc.yaml, in order, run as its cmd says, on a VOC 2007 tree with tiny CLIP settings."""
     rng = np.random.default_rng(0)
-    root = make_voc(tmp_path / "voc", "2007", {"trainval": random_voc_split(rng, "1", 40), "test": random_voc_split(rng, "2", 20)})
+    root = make_voc(
+        tmp_path / "voc", "2007", {"trainval": random_voc_split(rng, "1", 40), "test": random_voc_split(rng, "2", 20)}
+    )
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update(source="voc2007", voc2007=source_options("voc2007", {"root": str(root)}))
     params["clip"].update(model="ViT-S-32", pretrained="none")

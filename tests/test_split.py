@@ -1,12 +1,12 @@
-"""ssmll.split: the SSMLL protocol, RandomState(seed).permutation(n) with the first part labeled."""
+"""ssmll.data.split: the SSMLL protocol, RandomState(seed).permutation(n) with the first part labeled."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ssmll.errors import UserError
-from ssmll.split import class_priors, labeled_split, read_labeled_split, write_labeled_split
+from ssmll.core.errors import UserError
+from ssmll.data.split import class_priors, labeled_split, read_labeled_split, write_labeled_split
 
 IDS = [f"img_{i:03d}" for i in range(200)]
 

@@ -10,16 +10,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
-from ssmll.baselines import linear_probe_scores, zeroshot_scores
-from ssmll.encoding import read_text_features
-from ssmll.features import read_image_features
-from ssmll.metrics import mean_ap
-from ssmll.prepared import multihot
 from stage_runner import assert_fails_cleanly, run_through
-from stages.evaluate import cli
-
 from tiny_params import REPO, TINY, write_params
+
+from ssmll.data.tables import multihot
+from ssmll.encoding.record import read_text_features
+from ssmll.encoding.store import read_image_features
+from ssmll.encoding.zeroshot import zeroshot_scores
+from ssmll.evaluation.baselines import linear_probe_scores
+from ssmll.evaluation.metrics import mean_ap
+from stages.evaluate import cli
 
 VARIANTS = ("zeroshot", "linear_probe", "linear_probe_all_labels")
 
@@ -72,7 +72,11 @@ def test_predictions_and_per_class_ap_cover_every_variant(evaluated):
 def test_pr_curves_have_every_variant_and_dvc_plots_draws_them_all(evaluated):
     with open(evaluated / "metrics/plots/pr_curves.csv") as f:
         header = next(csv.reader(f))
-    variants = [k for k, v in json.loads((evaluated / "metrics/eval.json").read_text()).items() if isinstance(v, dict) and "mAP" in v]
+    variants = [
+        k
+        for k, v in json.loads((evaluated / "metrics/eval.json").read_text()).items()
+        if isinstance(v, dict) and "mAP" in v
+    ]
     assert header[0] == "recall" and sorted(header[1:]) == sorted(variants)
     plots = {name: p for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"] for name, p in entry.items()}
     assert plots["precision_recall"]["y"]["metrics/plots/pr_curves.csv"] == header[1:]

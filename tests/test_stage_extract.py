@@ -10,14 +10,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-
-from ssmll.encoding import read_text_features
-from ssmll.features import read_image_features
-from ssmll.prepared import PreparedDataset, make_table, write_prepared
 from stage_runner import assert_fails_cleanly, invoke
-from stages.extract import cli
-
 from tiny_params import TINY, repo_params
+
+from ssmll.data.tables import PreparedDataset, make_table, write_prepared
+from ssmll.encoding.record import read_text_features
+from ssmll.encoding.store import read_image_features
+from stages.extract import cli
 
 RUNTIME = ("--workers", "0", "--device", "cpu", "--no-progress")
 N_TRAIN, N_TEST = 5, 3
@@ -32,7 +31,9 @@ def prepared_few(workdir, tiny):
         tables = {split: tiny.dataset.tables[split].slice(0, n) for split, n in (("train", N_TRAIN), ("test", N_TEST))}
         if broken_image:  # met after the text features are written, so there is a half-made output to clean up
             tables["train"] = make_table(["train_broken"], [[1]], images=[b"\x89PNG truncated"])
-        write_prepared(PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables), root / "data" / "prepared")
+        write_prepared(
+            PreparedDataset(tiny.dataset.classes, tiny.dataset.prompt_names, tables), root / "data" / "prepared"
+        )
         return root
 
     return setup

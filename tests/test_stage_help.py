@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 
 import pytest
-
 from stage_runner import invoke
 from tiny_params import REPO
 

@@ -12,20 +12,25 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-
-from ssmll.bundle import load_bundle
-from ssmll.split import read_labeled_split
-from ssmll.thresholds import prior_counts
-from ssmll.variants import train_params
 from stage_runner import assert_fails_cleanly, invoke, run_through
+from tiny_params import write_params
+
+from ssmll.data.split import read_labeled_split
+from ssmll.method.thresholds import prior_counts
+from ssmll.method.variants import train_params
+from ssmll.serving.bundle import load_bundle
 from stages.contexts import cli as contexts_cli
 from stages.pseudolabel import cli as pseudolabel_cli
 from stages.split import cli as split_cli
 from stages.train import cli as train_cli
 
-from tiny_params import write_params
-
-FAST = {"split.lb_ratio": 0.5, "train.epochs": 3, "train.warmup_epochs": 1, "train.batch_size": 16, "pseudo.pos_fraction": 0.5}
+FAST = {
+    "split.lb_ratio": 0.5,
+    "train.epochs": 3,
+    "train.warmup_epochs": 1,
+    "train.batch_size": 16,
+    "pseudo.pos_fraction": 0.5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +84,9 @@ def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained)
     train_ids = pq.read_table(trained / "data/prepared/train.parquet").column("image_id").to_pylist()
     classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
     priors = read_labeled_split(trained / "data/split", train_ids, classes).priors
-    counts = np.bincount(np.concatenate([np.asarray(r, dtype=np.int64) for r in table.column("labels").to_pylist()]), minlength=10)
+    counts = np.bincount(
+        np.concatenate([np.asarray(r, dtype=np.int64) for r in table.column("labels").to_pylist()]), minlength=10
+    )
     np.testing.assert_array_equal(counts, prior_counts(0.5 * priors, table.num_rows))
 
 
@@ -114,7 +121,10 @@ BAD_TRAIN = {
     "unknown_alignment": ({"model.alignment": "mean"}, "model.alignment"),
     "unknown_key": ({"train.epoch": 3}, "unknown param train.epoch"),
     "epochs_not_an_integer": ({"train.epochs": "ten"}, "param train.epochs must be an integer, got 'ten'"),
-    "flag_not_a_bool": ({"model.include_global_token": "yes"}, "param model.include_global_token must be true or false"),
+    "flag_not_a_bool": (
+        {"model.include_global_token": "yes"},
+        "param model.include_global_token must be true or false",
+    ),
 }
 
 
@@ -156,7 +166,9 @@ def test_cuda_from_the_environment_without_cuda_is_a_user_error(trained, stage, 
 
 def test_a_device_name_torch_does_not_know_is_a_user_error(trained, monkeypatch):
     monkeypatch.chdir(trained)
-    assert_fails_cleanly(train_cli, trained, "--device 'gpu' is not a device; use cpu, cuda or cuda:N", args=("--device", "gpu"))
+    assert_fails_cleanly(
+        train_cli, trained, "--device 'gpu' is not a device; use cpu, cuda or cuda:N", args=("--device", "gpu")
+    )
 
 
 def test_train_reports_the_fp16_bytes_it_holds_and_each_epoch_time(trained, monkeypatch):
@@ -164,5 +176,7 @@ def test_train_reports_the_fp16_bytes_it_holds_and_each_epoch_time(trained, monk
     result = invoke(train_cli, "--variant", "supervised", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert re.search(r"loaded features of 120 \+ 60 images \(0\.\d\d GB fp16\) in \d+\.\d s", result.stderr)
-    assert len(re.findall(r"^epoch +\d+ \[labeled\] loss \d\.\d{4} \d+\.\d\d s$", result.stderr, re.M)) == FAST["train.epochs"]
-
+    assert (
+        len(re.findall(r"^epoch +\d+ \[labeled\] loss \d\.\d{4} \d+\.\d\d s$", result.stderr, re.M))
+        == FAST["train.epochs"]
+    )

@@ -6,8 +6,8 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from stage_runner import assert_fails_cleanly, invoke
+
 from stages.prepare import cli
 
 SMALL = {"data.digits.n_train": 12, "data.digits.n_test": 6, "data.digits.image_size": 64}

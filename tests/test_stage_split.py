@@ -9,12 +9,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
-from ssmll.prepared import PreparedDataset, make_table, write_prepared
 from stage_runner import assert_fails_cleanly, invoke
-from stages.split import cli
-
 from tiny_params import TINY
+
+from ssmll.data.tables import PreparedDataset, make_table, write_prepared
+from stages.split import cli
 
 
 @pytest.fixture

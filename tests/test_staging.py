@@ -1,4 +1,4 @@
-"""ssmll.staging: what keys the staged shards, and how a staging directory starts, resumes and ends."""
+"""ssmll.encoding.staging: what keys the staged shards, and how a staging directory starts, resumes and ends."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 import torch
 
-from ssmll.features import read_image_features
-from ssmll.staging import Shard, Staging, extraction_key, plan, staging_root
+from ssmll.encoding.staging import Shard, Staging, extraction_key, plan, staging_root
+from ssmll.encoding.store import read_image_features
 
 PARAMS = {"clip": {"model": "ViT-S-32"}, "extract": {"views": 2, "seed": 0}}
 
@@ -31,7 +31,9 @@ def test_the_key_follows_params_tables_weights_and_device_kind(table_file):
     base = key(table_file)
     assert key(table_file) == base
     assert key(table_file, {**PARAMS, "extract": {"views": 3, "seed": 0}}) != base
-    assert key(table_file, device="cuda:1") != base and key(table_file, device="cuda:1") == key(table_file, device="cuda:0")
+    assert key(table_file, device="cuda:1") != base and key(table_file, device="cuda:1") == key(
+        table_file, device="cuda:0"
+    )
     torch.manual_seed(1)
     assert key(table_file, model=torch.nn.Linear(3, 2)) != base
     table_file.write_bytes(b"prepared table bytes, re-prepared")
@@ -39,11 +41,14 @@ def test_the_key_follows_params_tables_weights_and_device_kind(table_file):
 
 
 def test_plan_cuts_every_split_into_fixed_shards(monkeypatch):
-    monkeypatch.setattr("ssmll.features.SHARD_IMAGES", 4)
+    monkeypatch.setattr("ssmll.encoding.store.SHARD_IMAGES", 4)
     tables = {"train": pa.table({"x": range(10)}), "test": pa.table({"x": range(4)})}
     shards = plan(tables)
     assert [(s.split, s.index, list(s.rows)) for s in shards] == [
-        ("train", 0, [0, 1, 2, 3]), ("train", 1, [4, 5, 6, 7]), ("train", 2, [8, 9]), ("test", 0, [0, 1, 2, 3])
+        ("train", 0, [0, 1, 2, 3]),
+        ("train", 1, [4, 5, 6, 7]),
+        ("train", 2, [8, 9]),
+        ("test", 0, [0, 1, 2, 3]),
     ]
     assert shards[1].path == "train/part-00001.parquet"
 

@@ -1,4 +1,4 @@
-"""ssmll.thresholds: class-distribution-aware (cap) and F-beta-maximising (mat) thresholds."""
+"""ssmll.method.thresholds: class-distribution-aware (cap) and F-beta-maximising (mat) thresholds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import fbeta_score
 
-from ssmll.thresholds import (
+from ssmll.method.thresholds import (
     Scores,
     ThresholdConfig,
     apply_thresholds,

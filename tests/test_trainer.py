@@ -1,18 +1,19 @@
 """Training on in-memory features: determinism, batch mix, loss weighting, phases, learning, selection."""
 
 import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-import ssmll.featureset
-from ssmll.errors import UserError
-from ssmll.featureset import FeatureSet, predict
-from ssmll.metrics import mean_ap
-from ssmll.losses import AsymmetricLoss
-from ssmll.model import ModelConfig
-from ssmll.pseudo import PseudoLabels
-from ssmll.trainer import TrainConfig, Trainer
+import ssmll.method.featureset
+from ssmll.core.errors import UserError
+from ssmll.evaluation.metrics import mean_ap
+from ssmll.method.featureset import FeatureSet, predict
+from ssmll.method.losses import AsymmetricLoss
+from ssmll.method.model import ModelConfig
+from ssmll.method.pseudo import PseudoLabels
+from ssmll.method.trainer import TrainConfig, Trainer
 
 C, D, T, V = 4, 16, 4, 3
 MEMBERSHIP = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
@@ -99,7 +100,14 @@ def test_weight_decay_spares_scales_and_biases():
     t = make_trainer(weight_decay=0.1)
     decayed = {id(p) for group in t.opt.param_groups if group["weight_decay"] > 0 for p in group["params"]}
     names = {n for n, p in t.student.named_parameters() if id(p) in decayed}
-    assert names == {"text_residual", "context_residual", "q.delta", "v.delta", "adapter.fc1.weight", "adapter.fc2.weight"}
+    assert names == {
+        "text_residual",
+        "context_residual",
+        "q.delta",
+        "v.delta",
+        "adapter.fc1.weight",
+        "adapter.fc2.weight",
+    }
 
 
 def test_labeled_images_learn_from_the_plain_view_too_only_when_asked(monkeypatch):
@@ -155,8 +163,10 @@ def test_training_gathers_batches_never_a_whole_part(monkeypatch):
     """No copy of the unlabeled (or labeled) part per epoch: every gather is one step's or one inference batch's."""
     sizes: list[int] = []
     real = FeatureSet.batch
-    monkeypatch.setattr(FeatureSet, "batch", lambda self, rows, views=0: sizes.append(len(rows)) or real(self, rows, views))
-    monkeypatch.setattr(ssmll.featureset, "INFERENCE_BATCH", 64)
+    monkeypatch.setattr(
+        FeatureSet, "batch", lambda self, rows, views=0: sizes.append(len(rows)) or real(self, rows, views)
+    )
+    monkeypatch.setattr(ssmll.method.featureset, "INFERENCE_BATCH", 64)
     trainer = make_trainer()
     trainer.fit()
     assert max(sizes) == 64  # the teacher scoring the 200 unlabeled images, 64 at a time

@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
-from ssmll.errors import UserError
-from ssmll.model import ModelConfig
-from ssmll.trainer import TrainConfig
-from ssmll.pseudo import PseudoConfig
-from ssmll.variants import UNLABELED_ONLY, VARIANTS, tracked_params, train_params, variant_trainer
-
 from test_trainer import MEMBERSHIP, synthetic
 from tiny_params import REPO
+
+from ssmll.core.errors import UserError
+from ssmll.method.model import ModelConfig
+from ssmll.method.pseudo import PseudoConfig
+from ssmll.method.trainer import TrainConfig
+from ssmll.method.variants import UNLABELED_ONLY, VARIANTS, tracked_params, train_params, variant_trainer
 
 STAGES = {"method": "train", "supervised": "train_supervised"}
 SHORT = TrainConfig(epochs=3, warmup_epochs=1, batch_size=32, lr=0.01)
@@ -50,7 +49,13 @@ def test_the_method_uses_every_train_param():
     assert train_params("method") == [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-CHANGES = {"unlabeled_weight": 0.5, "context_weight": 0.5, "threshold": "fixed", "pos_fraction": 0.5, "neg_fraction": 0.2}
+CHANGES = {
+    "unlabeled_weight": 0.5,
+    "context_weight": 0.5,
+    "threshold": "fixed",
+    "pos_fraction": 0.5,
+    "neg_fraction": 0.2,
+}
 
 
 def test_the_labeled_only_baseline_learns_the_same_whatever_the_params_it_ignores():

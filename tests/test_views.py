@@ -1,16 +1,16 @@
-"""ssmll.views: each view is a pure function of (seed, image id, view index)."""
+"""ssmll.encoding.views: each view is a pure function of (seed, image id, view index)."""
 
 from __future__ import annotations
 
-from open_clip.transform import PreprocessCfg, image_transform_v2
 import pytest
 import torch
+from open_clip.transform import PreprocessCfg, image_transform_v2
 from PIL import Image
 from torchvision import transforms as T
 
-from ssmll.errors import UserError
-from ssmll.images import open_rgb
-from ssmll.views import ViewConfig, ViewMaker, view_seed
+from ssmll.core.errors import UserError
+from ssmll.data.images import open_rgb
+from ssmll.encoding.views import ViewConfig, ViewMaker, view_seed
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,9 @@ def test_view_zero_is_the_whole_image_resized_as_cap_does(maker, tiny_clip):
     assert left[0] > 0.9 and left[2] < 0.1  # red: the edge a centre crop of the shortest side would drop
     assert right[2] > 0.9 and right[0] < 0.1
     size = tiny_clip.preprocess_cfg["size"]
-    expected = T.Compose([T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize(mean[:, 0], std[:, 0])])
+    expected = T.Compose(
+        [T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize(mean[:, 0], std[:, 0])]
+    )
     assert torch.equal(view, expected(wide))
 
 

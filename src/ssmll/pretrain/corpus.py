@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssmll.digit_scans import (
+from ssmll.core.errors import UserError
+from ssmll.data.digits.scans import (
     CLASS_NAMES,
     ScanPool,
     contrasting_colour,
@@ -25,7 +26,6 @@ from ssmll.digit_scans import (
     pretraining_scans,
     split_pool,
 )
-from ssmll.errors import UserError
 
 TEMPLATES = (
     "a photo of the number {}.",
@@ -118,8 +118,12 @@ def render_images(n: int, scans: ScanPool, cfg: CorpusConfig, stream: int) -> Re
 def build_corpus(cfg: CorpusConfig) -> tuple[RenderedImages, RenderedImages]:
     """Training and validation images, from disjoint parts of the pretraining scans."""
     cfg.validate()
-    val_scans, train_scans = split_pool(pretraining_scans(), cfg.val_fraction_of_scans, np.random.default_rng([cfg.seed, 7]))
-    return render_images(cfg.images, train_scans, cfg, stream=0), render_images(cfg.val_images, val_scans, cfg, stream=1)
+    val_scans, train_scans = split_pool(
+        pretraining_scans(), cfg.val_fraction_of_scans, np.random.default_rng([cfg.seed, 7])
+    )
+    return render_images(cfg.images, train_scans, cfg, stream=0), render_images(
+        cfg.val_images, val_scans, cfg, stream=1
+    )
 
 
 def caption(rng: np.random.Generator, digits: frozenset[int], cfg: CorpusConfig) -> tuple[str, frozenset[int]]:

@@ -21,13 +21,12 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
-from ssmll.baselines import zeroshot_scores
-from ssmll.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
-from ssmll.digit_scans import CLASS_NAMES
-from ssmll.errors import UserError
-from ssmll.io import atomic_path
-from ssmll.metrics import mean_ap
-from ssmll.model import image_tokens, zeroshot_label_specific
+from ssmll.core.errors import UserError
+from ssmll.core.files import atomic_path
+from ssmll.data.digits.scans import CLASS_NAMES
+from ssmll.encoding.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
+from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
+from ssmll.evaluation.metrics import mean_ap
 from ssmll.pretrain.corpus import CorpusConfig, RenderedImages, build_corpus, caption
 from ssmll.pretrain.loss import sigmoid_pair_loss, soft_max_cosine, subset_targets
 
@@ -91,12 +90,19 @@ def multihot_digits(digits: list[frozenset[int]]) -> np.ndarray:
 
 
 @torch.inference_mode()
-def zero_shot(clip: LoadedClip, images: RenderedImages, templates: tuple[str, ...], attn_scale: float) -> dict[str, float]:
+def zero_shot(
+    clip: LoadedClip, images: RenderedImages, templates: tuple[str, ...], attn_scale: float
+) -> dict[str, float]:
     """Zero-shot mAP on ``images``: global embedding, and label-specific attention over the tokens."""
     clip.model.eval()
     encoder = DenseImageEncoder(clip.model.visual, grid=_native_grid(clip)).eval()
     text = encode_prompts(clip, CLASS_NAMES, list(templates))
-    g, loc = zip(*(encoder(pixels_to_input(images.pixels[s : s + 256], clip.preprocess_cfg)) for s in range(0, len(images.pixels), 256)))
+    g, loc = zip(
+        *(
+            encoder(pixels_to_input(images.pixels[s : s + 256], clip.preprocess_cfg))
+            for s in range(0, len(images.pixels), 256)
+        )
+    )
     g, loc = torch.cat(g), torch.cat(loc)
     y = multihot_digits(images.digits)
     tokens = image_tokens(g, loc, include_global=True)

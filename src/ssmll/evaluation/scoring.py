@@ -1,0 +1,154 @@
+"""Scoring every variant on the same test set and shaping the results for DVC.
+
+Every variant is a *scorer*: scores for any rows of a feature set (view 0). The evaluate
+stage and ``benchmarks/method_table.py`` build the variants here, score the test set with
+them, and decide CF1/OF1 with class-wise thresholds that each variant's own scores of the
+unlabeled training images set (:data:`THRESHOLD_RULE`): the test set chooses nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+from sklearn.metrics import precision_recall_curve
+
+from ssmll.core.errors import UserError
+from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
+from ssmll.evaluation.baselines import linear_probe
+from ssmll.evaluation.metrics import classes_without_positives, evaluation, per_class_ap
+from ssmll.method.featureset import FeatureSet, map_batches, predict
+from ssmll.method.model import ModelConfig
+from ssmll.method.thresholds import apply_thresholds, cap_thresholds
+
+#: Scores (n, C) of rows of a feature set (all of them for None), view 0.
+Scorer = Callable[[FeatureSet, "np.ndarray | None"], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    linear_probe_c: float = 1.0  # inverse L2 strength of the linear-probe baseline
+
+    def validate(self) -> None:
+        if self.linear_probe_c <= 0:
+            raise UserError(f"evaluate.linear_probe_c={self.linear_probe_c} must be positive")
+
+
+MAP_POLICY = "classes without test positives have no AP and are excluded from the mean"
+THRESHOLD_RULE = (
+    "CF1/OF1 at class-wise thresholds fixed before the test set, per variant: the score of the last of the "
+    "round(prior * n) highest-scoring unlabeled training images, prior from the labeled part (the model bundle's rule)"
+)
+
+
+def baseline_scorers(
+    train: FeatureSet, labeled: np.ndarray, text: np.ndarray, model_cfg: ModelConfig, probe_c: float
+) -> dict[str, Scorer]:
+    """The variants that train no alignment model: CLIP zero-shot (global and label-specific) and a linear probe.
+
+    The probe is fitted on the global embeddings of the rows ``labeled`` of ``train``; the
+    label-specific read-out attends as ``model_cfg``'s untrained model does.
+    """
+    probe = linear_probe(train.global_array(labeled), train.y[labeled], c=probe_c)
+    text_t = torch.from_numpy(text)
+
+    def label_specific(g: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        tokens = image_tokens(g, loc, model_cfg.include_global_token)
+        return zeroshot_label_specific(tokens, text_t.to(g.device), model_cfg.attn_scale)
+
+    return {
+        "zeroshot": lambda feats, rows: zeroshot_scores(feats.global_array(rows), text),
+        "linear_probe": lambda feats, rows: probe(feats.global_array(rows)),
+        "zeroshot_label_specific": lambda feats, rows: map_batches(label_specific, feats, rows),
+    }
+
+
+def model_scorer(model: torch.nn.Module) -> Scorer:
+    return lambda feats, rows: predict(model, feats, rows)
+
+
+def decision_pool(labeled: np.ndarray) -> np.ndarray:
+    """The training rows whose scores set the decision thresholds: the unlabeled part (the labeled one if empty)."""
+    unl = np.flatnonzero(~labeled)
+    return unl if len(unl) else np.flatnonzero(labeled)
+
+
+def score_variants(
+    scorers: dict[str, Scorer], test: FeatureSet, train: FeatureSet, labeled: np.ndarray, priors: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each variant's test scores, and its class-wise thresholds by :data:`THRESHOLD_RULE`."""
+    pool = decision_pool(labeled)
+    scores = {name: f(test, None) for name, f in scorers.items()}
+    thresholds = {name: cap_thresholds(f(train, pool), priors) for name, f in scorers.items()}
+    return scores, thresholds
+
+
+def report(
+    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], classes: list[str]
+) -> dict[str, Any]:
+    """The metrics file: one entry per variant (mAP, CF1, OF1, ...) and how they were computed."""
+    out: dict[str, Any] = {name: evaluation(y, s, apply_thresholds(s, thresholds[name])) for name, s in scores.items()}
+    out["test_images"] = int(len(y))
+    out["classes_excluded_from_mAP"] = classes_without_positives(y, classes)
+    out["mAP_policy"] = MAP_POLICY
+    out["threshold_rule"] = THRESHOLD_RULE
+    return out
+
+
+def per_class_ap_csv(y: np.ndarray, scores: dict[str, np.ndarray], classes: list[str]) -> str:
+    """Per-class AP, one row per class and one column per variant (empty where undefined)."""
+    aps = {name: per_class_ap(y, s) for name, s in scores.items()}
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["class", *aps])
+    for k, c in enumerate(classes):
+        writer.writerow([c, *("" if np.isnan(a[k]) else f"{a[k]:.4f}" for a in aps.values())])
+    return buf.getvalue()
+
+
+#: Recall levels at which the precision-recall curves are sampled.
+RECALL_LEVELS = np.linspace(0.0, 1.0, 101)
+
+
+def pr_curves_csv(y: np.ndarray, scores: dict[str, np.ndarray]) -> str:
+    """Micro-averaged precision-recall curves, one column per variant, for ``dvc plots``.
+
+    Every (image, class) pair of the test set is one decision; at each recall level of
+    :data:`RECALL_LEVELS`, the interpolated precision (the best precision at that recall or
+    higher), so that every variant has the same rows and the lines are monotone.
+    """
+    curves = {name: _interpolated_precision(y.ravel() > 0, s.ravel()) for name, s in scores.items()}
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["recall", *curves])
+    for i, r in enumerate(RECALL_LEVELS):
+        writer.writerow([f"{r:.2f}", *(f"{c[i]:.4f}" for c in curves.values())])
+    return buf.getvalue()
+
+
+def _interpolated_precision(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    if not truth.any():
+        return np.zeros_like(RECALL_LEVELS)
+    precision, recall, _ = precision_recall_curve(truth, scores)
+    return np.array([precision[recall >= r].max(initial=0.0) for r in RECALL_LEVELS])
+
+
+def predictions_table(image_ids: list[str], scores: dict[str, np.ndarray]) -> pa.Table:
+    """Long table of test scores: image_id, variant, scores (one float per class)."""
+    names = [name for name in scores for _ in image_ids]
+    ids = [i for _ in scores for i in image_ids]
+    flat = np.concatenate([s.astype(np.float32) for s in scores.values()])
+    c = flat.shape[1]
+    return pa.table(
+        {
+            "image_id": pa.array(ids, pa.string()),
+            "variant": pa.array(names, pa.string()),
+            "scores": pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel(), pa.float32()), c),
+        }
+    )

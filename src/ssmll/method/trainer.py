@@ -1,0 +1,266 @@
+"""Training the alignment model on cached features held in memory, on their device.
+
+Every epoch is as many steps as one pass over the whole training pool takes
+(``ceil(n / batch_size)``), whatever the labeled ratio and the phase, so that the warm-up
+is long enough at 5 % labels as at 50 % and the labeled-only baseline gets as many steps
+as the method. Warm-up epochs learn from labeled images only, cycling through them. Each
+semi-supervised epoch then starts
+with the EMA teacher scoring the unlabeled images' plain view (view 0); a threshold rule
+turns those scores into pseudo-labels. The student learns on strong views (a random
+cached view >= 1) from labels and pseudo-labels, plus ``context_weight`` times the
+context loss whose targets come from the labels or (masked like them) the pseudo-labels.
+Each semi-supervised step takes ``batch_size`` labeled images (cycled) and as many
+unlabeled ones, as CAP and FixMatch do (``batch_mix: ratio`` splits one batch in the
+labeled ratio instead, which leaves 3 labeled images a step at 5 % labels). The hidden labels of the
+unlabeled part are used only to report how good the pseudo-labels are, never to train.
+
+Every loss is a sum over images divided by the batch size, as in CAP: a pseudo-labeled
+image weighs what a labeled one does (times ``unlabeled_weight``), whatever the labeled
+ratio, and its context targets weigh the same.
+
+The student and its EMA teacher live on the feature set's device (a GPU when there is
+one); batches are gathered there, so a step copies nothing but row indices to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ssmll.core.errors import UserError
+from ssmll.evaluation.metrics import mean_ap
+from ssmll.method.contexts import context_targets
+from ssmll.method.ema import EMA
+from ssmll.method.featureset import FeatureSet, predict
+from ssmll.method.losses import LOSSES
+from ssmll.method.model import AlignmentModel, ModelConfig
+from ssmll.method.pseudo import PseudoConfig, PseudoLabels, label_pool
+
+LOSS_KEYS = ("loss", "loss_labeled", "loss_unlabeled", "loss_context")
+
+#: Which cached views labeled images learn from: the strong ones (1..V-1), or all (the plain view 0 too).
+LABELED_VIEWS = ("strong", "all")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    warmup_epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    ema_decay: float = 0.99
+    loss: str = "asl"
+    gamma_neg: float = 4.0
+    gamma_pos: float = 0.0
+    clip: float = 0.05
+    focal_grad: bool = False
+    unlabeled_weight: float = 0.3
+    context_weight: float = 1.0
+    labeled_views: str = "strong"
+    batch_mix: str = "equal"
+    seed: int = 0
+    select_on_test: bool = False
+
+    def validate(self) -> None:
+        if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
+            raise UserError("train.epochs must be >= 1 and train.warmup_epochs within [0, epochs]")
+        if self.batch_size < 2:
+            raise UserError("train.batch_size must be at least 2")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise UserError("train.lr must be positive and train.weight_decay non-negative")
+        if self.loss not in LOSSES:
+            raise UserError(f"train.loss={self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.context_weight < 0 or self.unlabeled_weight < 0:
+            raise UserError("train.context_weight and train.unlabeled_weight must be non-negative")
+        if self.batch_mix not in ("equal", "ratio"):
+            raise UserError(f"train.batch_mix={self.batch_mix!r}; choose equal or ratio")
+        if self.labeled_views not in LABELED_VIEWS:
+            raise UserError(f"train.labeled_views={self.labeled_views!r}; choose one of {', '.join(LABELED_VIEWS)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UserError("train.ema_decay must be within [0, 1)")
+
+
+@dataclass
+class TrainResult:
+    model: AlignmentModel
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+
+
+class Trainer:
+    """One training run: the method (``semi=True``) or its labeled-only baseline."""
+
+    def __init__(
+        self,
+        train: FeatureSet,
+        labeled: np.ndarray,
+        text: torch.Tensor,
+        membership: np.ndarray,
+        priors: np.ndarray,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        pseudo: PseudoConfig = PseudoConfig(),
+        semi: bool = True,
+    ):
+        cfg.validate()
+        pseudo.validate()
+        self.data, self.cfg, self.pseudo_cfg, self.semi = train, cfg, pseudo, semi
+        self.lab = np.flatnonzero(labeled)
+        self.unl = np.flatnonzero(~labeled)
+        if len(self.lab) == 0:
+            raise UserError("no labeled images; raise split.lb_ratio")
+        self.membership, self.priors = membership, priors
+        self.n_views = train.views
+        self.device = train.device
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.student = AlignmentModel(text, torch.from_numpy(membership), model_cfg).to(self.device)
+        self.ema = EMA(self.student, cfg.ema_decay)
+        self.opt = torch.optim.AdamW(_decay_groups(self.student, cfg.weight_decay), lr=cfg.lr)
+        total = sum(self._steps(e) for e in range(cfg.epochs))
+        self.loss = LOSSES[cfg.loss](cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+        self.step = 0
+
+    def _is_semi(self, epoch: int) -> bool:
+        return self.semi and epoch >= self.cfg.warmup_epochs and len(self.unl) > 0
+
+    def _split_batch(self) -> tuple[int, int]:
+        """Labeled and unlabeled images per semi-supervised step: a batch of each, or one batch in the labeled ratio."""
+        b = self.cfg.batch_size
+        if self.cfg.batch_mix == "equal":
+            return b, b
+        n_lab = min(b - 1, max(1, round(b * len(self.lab) / (len(self.lab) + len(self.unl)))))
+        return n_lab, b - n_lab
+
+    def _steps(self, epoch: int) -> int:
+        """Steps per epoch: one pass over the training pool's worth of images, in every phase."""
+        return math.ceil((len(self.lab) + len(self.unl)) / self.cfg.batch_size)
+
+    def fit(self, test: FeatureSet | None = None, log: Callable[[dict], None] | None = None) -> TrainResult:
+        """Train for ``cfg.epochs``; return the EMA teacher (best-on-test only if asked)."""
+        result = TrainResult(self.ema.model)
+        best_map, best_state = -1.0, None
+        for epoch in range(self.cfg.epochs):
+            row = self._epoch(epoch)
+            if test is not None:
+                row["test_mAP"] = round(mean_ap(test.y, predict(self.ema.model, test)), 4)
+                if self.cfg.select_on_test and row["test_mAP"] > best_map:
+                    best_map, result.best_epoch = row["test_mAP"], epoch
+                    best_state = {k: v.clone() for k, v in self.ema.model.state_dict().items()}
+            result.history.append(row)
+            if log:
+                log(row)
+        if best_state is not None:
+            self.ema.model.load_state_dict(best_state)
+        return result
+
+    def _epoch(self, epoch: int) -> dict:
+        semi = self._is_semi(epoch)
+        row: dict = {"epoch": epoch + 1, "phase": "semi" if semi else "labeled", "lr": self.sched.get_last_lr()[0]}
+        pseudo = None
+        if semi:
+            pseudo = self._pseudo_labels()
+            row.update(pseudo_quality(pseudo, self.data.y[self.unl]))
+        # float64 sums on the device, added in the order Python floats were: the same values, no sync per step
+        sums = {k: torch.zeros((), dtype=torch.float64, device=self.device) for k in LOSS_KEYS}
+        self.student.train()
+        for lab_idx, unl_idx in self._batches(epoch):
+            parts = self._losses(lab_idx, unl_idx, pseudo)
+            loss = parts["loss"]
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            self.step += 1
+            self.ema.update(self.student, self.step)
+            for k, v in parts.items():
+                sums[k] += v.detach().double()
+        steps = max(self._steps(epoch), 1)
+        row.update({k: round(v.item() / steps, 6) for k, v in sums.items()})
+        return row
+
+    def _pseudo_labels(self) -> PseudoLabels:
+        return label_pool(self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg)[1]
+
+    def _batches(self, epoch: int):
+        """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
+        steps = self._steps(epoch)
+        if not self._is_semi(epoch):
+            b = self.cfg.batch_size
+            order = self._cycled(len(self.lab), steps * b)
+            for s in range(steps):
+                yield order[s * b : (s + 1) * b], None
+            return
+        n_lab, n_unl = self._split_batch()
+        unl_order, lab_order = self._cycled(len(self.unl), steps * n_unl), self._cycled(len(self.lab), steps * n_lab)
+        for s in range(steps):
+            yield lab_order[s * n_lab : (s + 1) * n_lab], unl_order[s * n_unl : (s + 1) * n_unl]
+
+    def _cycled(self, n: int, count: int) -> np.ndarray:
+        """``count`` positions of ``range(n)``: fresh permutations one after another, each position once per round."""
+        return np.concatenate([self.rng.permutation(n) for _ in range(math.ceil(count / n))])[:count]
+
+    def _strong_views(self, n: int, plain_too: bool = False) -> np.ndarray:
+        """A random cached view per image: a strong one (>= 1), or any view with ``plain_too``."""
+        if self.n_views == 1:
+            return np.zeros(n, dtype=np.int64)
+        return self.rng.integers(0 if plain_too else 1, self.n_views, size=n)
+
+    def _on_device(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device, non_blocking=True)
+
+    def _losses(self, lab_pos: np.ndarray, unl_pos: np.ndarray | None, pseudo: PseudoLabels | None) -> dict:
+        """Each part's per-image losses summed and divided by the batch size (CAP's weighting)."""
+        idx = self.lab[lab_pos]
+        per_image = self.cfg.batch_size
+        g, loc = self.data.batch(idx, self._strong_views(len(idx), self.cfg.labeled_views == "all"))
+        logits, ctx_logits = self.student(g, loc)
+        y = self.data.y[idx]
+        loss_lab = self.loss(logits, self._on_device(y)).sum() / per_image
+        ctx_y, _ = context_targets(y, self.membership)
+        loss_ctx = self.loss(ctx_logits, self._on_device(ctx_y)).sum() / per_image
+        loss_unl = torch.zeros((), device=self.device)
+        w = self.cfg.unlabeled_weight
+        if unl_pos is not None and pseudo is not None and len(unl_pos):
+            idx_u = self.unl[unl_pos]
+            g_u, loc_u = self.data.batch(idx_u, self._strong_views(len(idx_u)))
+            logits_u, ctx_u = self.student(g_u, loc_u)
+            targets, mask = pseudo.targets[unl_pos], pseudo.mask[unl_pos]
+            loss_unl = self.loss(logits_u, self._on_device(targets), self._on_device(mask)).sum() / per_image
+            ctx_t, ctx_mask = context_targets(targets, self.membership, mask)
+            loss_ctx = (
+                loss_ctx + w * self.loss(ctx_u, self._on_device(ctx_t), self._on_device(ctx_mask)).sum() / per_image
+            )
+        total = loss_lab + w * loss_unl + self.cfg.context_weight * loss_ctx
+        return {
+            "loss": total,
+            "loss_labeled": loss_lab.detach(),
+            "loss_unlabeled": loss_unl.detach(),
+            "loss_context": loss_ctx.detach(),
+        }
+
+
+def _decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices only (map deltas, residuals, adapter weights), never on scales or biases."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+
+
+def pseudo_quality(pseudo: PseudoLabels, y_true: np.ndarray) -> dict:
+    """Precision and recall (x100) of the confident pseudo-positives against hidden labels."""
+    pred = pseudo.positives
+    truth = y_true > 0
+    tp = float((pred & truth).sum())
+    return {
+        "pseudo_precision": round(100 * tp / max(int(pred.sum()), 1), 4),
+        "pseudo_recall": round(100 * tp / max(int(truth.sum()), 1), 4),
+    }
