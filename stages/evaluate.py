@@ -47,7 +47,7 @@ def main(
     prepared: Path = PREPARED_OPTION,
     features: Path = FEATURES_OPTION,
     split_dir: Path = SPLIT_OPTION,
-    models: Path = typer.Option(Path("data/train"), help="Directory with method.pt and supervised.pt."),
+    models: Path = typer.Option(Path("data/models"), help="Directory with method.pt and supervised.pt."),
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
     metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
     plots: Path = typer.Option(

@@ -35,7 +35,7 @@ def main(
     prepared: Path = PREPARED_OPTION,
     features: Path = FEATURES_OPTION,
     split_dir: Path = SPLIT_OPTION,
-    model: Path = typer.Option(Path("data/train/method.pt"), help="Trained checkpoint."),
+    model: Path = typer.Option(Path("data/models/method.pt"), help="Trained checkpoint."),
     out: Path = typer.Option(
         Path("data/pseudolabels"), help="Directory for pseudolabels.parquet and pseudolabels.csv."
     ),

@@ -1,6 +1,6 @@
 """train: fit the alignment model on cached features (the method, or its labeled-only baseline).
 
-Writes ``data/train/<variant>.pt``, a model bundle that labels new images on its own
+Writes ``data/models/<variant>.pt``, a model bundle that labels new images on its own
 (``ssmll predict``): weights, the encoder record, class names, contexts and class-wise
 decision thresholds set on the unlabeled part's scores and the labeled priors.
 
@@ -61,7 +61,7 @@ def main(
     features: Path = FEATURES_OPTION,
     split_dir: Path = SPLIT_OPTION,
     contexts: Path = typer.Option(Path("data/contexts/contexts.json"), help="Class-to-context assignment."),
-    out: Path = typer.Option(Path("data/train"), help="Directory for <variant>.pt."),
+    out: Path = typer.Option(Path("data/models"), help="Directory for <variant>.pt."),
     metrics_dir: Path = typer.Option(Path("metrics"), help="Directory for the train metrics and curves."),
     threads: int = typer.Option(0, min=0, help="Torch CPU threads (0: torch's default)."),
     device: str = DEVICE_OPTION,

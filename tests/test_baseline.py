@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # one default run: m
 
 #: Largest metric change a fresh run may show. Metrics are percentages (x100) or losses;
 #: float sums differ in their last bits with the number of threads and the CPU's kernels,
-#: and training carries those differences on: benchmarks/baseline_tolerance.py measures them.
+#: and training carries those differences on: studies/baseline_tolerance.py measures them.
 #: Plot numbers get the same bound, loose for the fractions among them (precision,
 #: affinity), whose run the metrics already pin down; their rows and columns must be equal.
 TOLERANCE = 0.05

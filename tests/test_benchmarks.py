@@ -62,7 +62,7 @@ def test_extract_throughput_benchmark_compares_end_to_end_with_the_model_alone()
 def test_method_table_reports_every_variant_and_the_oracles(split_data):
     """A row per variant with pseudo-label quality next to the method's, and both oracles under the table."""
     out = run(
-        "benchmarks/method_table.py",
+        "studies/method_table.py",
         "--data",
         str(split_data / "data"),
         "--params",
@@ -83,7 +83,7 @@ def test_method_table_reports_every_variant_and_the_oracles(split_data):
 
 def test_label_specific_benchmark_reads_out_every_block_and_both_last_block_paths(split_data):
     out = run(
-        "benchmarks/label_specific.py", "--params", str(split_data / "params.yaml"), "--data", str(split_data / "data")
+        "studies/label_specific.py", "--params", str(split_data / "params.yaml"), "--data", str(split_data / "data")
     )
     rows = re.findall(r"^\| (block [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
     assert rows == ["block 1", "block 2", "block 3", "block 4 (extract)", "block 4 value path"], out

@@ -61,7 +61,7 @@ def test_export_writes_the_scenes_and_a_manifest_of_their_labels(in_evaluated, t
 
 
 def test_scores_on_exported_test_scenes_equal_evaluates(in_evaluated):
-    result = ssmll("predict", "data/train/method.pt", "scenes", "--output", "out.csv", *RUNTIME)
+    result = ssmll("predict", "data/models/method.pt", "scenes", "--output", "out.csv", *RUNTIME)
     assert result.exit_code == 0, result.output
     rows = read_csv(in_evaluated / "out.csv")
     evaluate = {
@@ -69,7 +69,7 @@ def test_scores_on_exported_test_scenes_equal_evaluates(in_evaluated):
         for r in pq.read_table(in_evaluated / "data/evaluate/predictions.parquet").to_pylist()
         if r["variant"] == "method"
     }
-    classes = load_bundle(in_evaluated / "data/train/method.pt").classes
+    classes = load_bundle(in_evaluated / "data/models/method.pt").classes
     assert len(rows) == N
     for row in rows:
         got = [float(row[f"score_{c}"]) for c in classes]
@@ -77,18 +77,18 @@ def test_scores_on_exported_test_scenes_equal_evaluates(in_evaluated):
 
 
 def test_the_bundle_alone_is_enough(evaluated, tmp_path, monkeypatch):
-    shutil.copy(evaluated / "data/train/method.pt", tmp_path / "model.pt")
+    shutil.copy(evaluated / "data/models/method.pt", tmp_path / "model.pt")
     shutil.copytree(evaluated / "scenes", tmp_path / "scenes")
     monkeypatch.chdir(tmp_path)
     assert ssmll("predict", "model.pt", "scenes", "-o", "alone.csv", *RUNTIME).exit_code == 0
     monkeypatch.chdir(evaluated)
-    assert ssmll("predict", "data/train/method.pt", "scenes", "-o", "here.csv", *RUNTIME).exit_code == 0
+    assert ssmll("predict", "data/models/method.pt", "scenes", "-o", "here.csv", *RUNTIME).exit_code == 0
     assert read_csv(tmp_path / "alone.csv") == read_csv(evaluated / "here.csv")
 
 
 def test_default_labels_are_the_bundles_class_wise_decisions(in_evaluated):
-    assert ssmll("predict", "data/train/method.pt", "scenes", "-o", "out.jsonl", *RUNTIME).exit_code == 0
-    bundle = load_bundle(in_evaluated / "data/train/method.pt")
+    assert ssmll("predict", "data/models/method.pt", "scenes", "-o", "out.jsonl", *RUNTIME).exit_code == 0
+    bundle = load_bundle(in_evaluated / "data/models/method.pt")
     for line in (in_evaluated / "out.jsonl").read_text().splitlines():
         row = json.loads(line)
         scores = np.array([row["scores"][c] for c in bundle.classes], dtype=np.float32)
@@ -97,7 +97,7 @@ def test_default_labels_are_the_bundles_class_wise_decisions(in_evaluated):
 
 def test_the_three_formats_hold_the_same_predictions(in_evaluated):
     for name in ("out.csv", "out.jsonl", "out.parquet"):
-        assert ssmll("predict", "data/train/method.pt", "scenes", "-o", name, "--top-k", "2", *RUNTIME).exit_code == 0
+        assert ssmll("predict", "data/models/method.pt", "scenes", "-o", name, "--top-k", "2", *RUNTIME).exit_code == 0
     csv_rows = read_csv(in_evaluated / "out.csv")
     jsonl = [json.loads(line) for line in (in_evaluated / "out.jsonl").read_text().splitlines()]
     parquet = pq.read_table(in_evaluated / "out.parquet").to_pylist()
@@ -136,7 +136,7 @@ def test_an_unreadable_image_is_named_and_skipped(in_evaluated):
     folder = in_evaluated / "mixed"
     shutil.copytree(in_evaluated / "scenes", folder, dirs_exist_ok=True)
     (folder / "broken.png").write_bytes(b"\x89PNG truncated")
-    result = ssmll("predict", "data/train/method.pt", "mixed", "-o", "mixed.csv", *RUNTIME)
+    result = ssmll("predict", "data/models/method.pt", "mixed", "-o", "mixed.csv", *RUNTIME)
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: skipped mixed/broken.png: corrupt: ")
@@ -146,12 +146,12 @@ def test_an_unreadable_image_is_named_and_skipped(in_evaluated):
 BAD = {
     "missing_model": (["nowhere.pt", "scenes"], "run the train stage first"),
     "not_a_model": (["scenes/labels.csv", "scenes"], "is not a model bundle"),
-    "missing_input": (["data/train/method.pt", "scenes", "nothing_here"], "input nothing_here not found"),
+    "missing_input": (["data/models/method.pt", "scenes", "nothing_here"], "input nothing_here not found"),
     "bad_output_format": (
-        ["data/train/method.pt", "scenes", "-o", "out.xlsx"],
+        ["data/models/method.pt", "scenes", "-o", "out.xlsx"],
         "should end in one of .csv, .jsonl, .parquet",
     ),
-    "nothing_readable": (["data/train/method.pt", "junk.png"], "none of the 1 images can be read"),
+    "nothing_readable": (["data/models/method.pt", "junk.png"], "none of the 1 images can be read"),
 }
 
 

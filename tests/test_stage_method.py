@@ -51,12 +51,12 @@ def test_contexts_write_assignment_heat_map_and_summary(trained):
 
 
 def test_train_writes_a_bundle_metrics_and_curves(trained):
-    bundle = load_bundle(trained / "data/train/method.pt")
+    bundle = load_bundle(trained / "data/models/method.pt")
     assert len(bundle.training["history"]) == FAST["train.epochs"] and bundle.training["variant"] == "method"
     assert bundle.classes == json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
     assert sorted(c for group in bundle.contexts for c in group) == sorted(bundle.classes)
     assert bundle.thresholds.shape == (10,) and bundle.encoder.grid == 2
-    record = load_bundle(trained / "data/train/supervised.pt").training
+    record = load_bundle(trained / "data/models/supervised.pt").training
     assert list(record["train"]) == train_params("supervised") and "pseudo" not in record
     metrics = json.loads((trained / "metrics/train.json").read_text())
     assert metrics["variant"] == "method" and "pseudo_precision" in metrics
@@ -79,7 +79,7 @@ def test_pseudolabels_cover_the_unlabeled_part_with_scores_and_quality(trained):
 
 def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained):
     """The pseudo params (masks included) that training used are the ones the pseudolabel stage applies."""
-    assert load_bundle(trained / "data/train/method.pt").training["pseudo"]["pos_fraction"] == 0.5
+    assert load_bundle(trained / "data/models/method.pt").training["pseudo"]["pos_fraction"] == 0.5
     table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet")
     train_ids = pq.read_table(trained / "data/prepared/train.parquet").column("image_id").to_pylist()
     classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
@@ -104,9 +104,9 @@ def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):
 
 def test_training_twice_gives_identical_checkpoints(trained, monkeypatch):
     monkeypatch.chdir(trained)
-    first = (trained / "data/train/method.pt").read_bytes()
+    first = (trained / "data/models/method.pt").read_bytes()
     assert invoke(train_cli, "--variant", "method").exit_code == 0
-    assert (trained / "data/train/method.pt").read_bytes() == first
+    assert (trained / "data/models/method.pt").read_bytes() == first
 
 
 def test_the_generator_groups_in_the_prepared_data_give_an_adjusted_rand_index(trained):

@@ -1,7 +1,7 @@
 """Scoring every variant on the same test set and shaping the results for DVC.
 
 Every variant is a *scorer*: scores for any rows of a feature set (view 0). The evaluate
-stage and ``benchmarks/method_table.py`` build the variants here, score the test set with
+stage and ``studies/method_table.py`` build the variants here, score the test set with
 them, and decide CF1/OF1 with class-wise thresholds that each variant's own scores of the
 unlabeled training images set (:data:`THRESHOLD_RULE`): the test set chooses nothing.
 """

@@ -5,7 +5,7 @@
 schedule from the labeled part alone, with the classification loss alone: no unlabeled
 images (so neither ``unlabeled_weight`` nor the pseudo-label params apply) and no
 context task (``context_weight`` 0). The train stage,
-``benchmarks/method_table.py`` and the tests all build a variant's run here, and
+``studies/method_table.py`` and the tests all build a variant's run here, and
 dvc.yaml's train stages list exactly :func:`tracked_params` (a test checks it); a bundle
 records the :func:`train_params` it was trained with.
 """

@@ -1,7 +1,7 @@
 """The ``ssmll`` command: use a trained model outside the pipeline.
 
 ``ssmll predict MODEL INPUT... --output FILE`` labels image files, folders and manifests
-with a model bundle that the train stage wrote (``data/train/method.pt``);
+with a model bundle that the train stage wrote (``data/models/method.pt``);
 ``ssmll export-images`` writes prepared images out as files (e.g. a few test scenes).
 """
 
@@ -33,7 +33,7 @@ LISTED = 20
 @app.command()
 @user_errors
 def predict(
-    model: Path = typer.Argument(..., help="Model bundle written by the train stage (data/train/method.pt)."),
+    model: Path = typer.Argument(..., help="Model bundle written by the train stage (data/models/method.pt)."),
     inputs: list[Path] = typer.Argument(
         ...,
         help="Image files, folders (searched recursively) or manifests (.csv, .jsonl, .parquet with a path column).",

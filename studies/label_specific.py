@@ -10,7 +10,7 @@ extract takes the last). Prints a Markdown table of mAP.
 By default it scores the labeled part of the training pool (`dvc repro split` first):
 choosing a read-out there is within the protocol. ``--on test`` reports the test set.
 
-    python benchmarks/label_specific.py --on labeled
+    python studies/label_specific.py --on labeled
 """
 
 from __future__ import annotations

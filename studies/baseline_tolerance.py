@@ -8,7 +8,7 @@ for another CPU. Prints, per setting, the largest ``dvc metrics diff`` against
 the committed metrics and the metric it comes from: the spread that
 ``tests/test_baseline.py``'s TOLERANCE must cover.
 
-    python benchmarks/baseline_tolerance.py --settings default,threads1,avx2
+    python studies/baseline_tolerance.py --settings default,threads1,avx2
 """
 
 from __future__ import annotations

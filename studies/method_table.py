@@ -7,7 +7,7 @@ and only the swept keys changed, and prints a Markdown table of test mAP (mean Â
 ``split.seed``), with the pseudo-label precision / recall of the last epoch next to each
 semi-supervised run. Two trainings run at a time, one CPU thread each.
 
-    python benchmarks/method_table.py --ratios 0.05,0.1,0.2 --seeds 1,2,3 --ablations
+    python studies/method_table.py --ratios 0.05,0.1,0.2 --seeds 1,2,3 --ablations
 
 ``--on labeled`` chooses settings within the protocol: ``FOLDS``-fold cross-validation on
 the labeled part alone. Each fold of the labeled images is held out (its labels hidden,
