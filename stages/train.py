@@ -32,9 +32,10 @@ from ssmll.method.contexts import context_groups, read_membership
 from ssmll.method.featureset import FeatureSet, predict
 from ssmll.method.model import ModelConfig
 from ssmll.method.pseudo import PseudoConfig
+from ssmll.method.thresholds import decision_thresholds
 from ssmll.method.trainer import TrainConfig
 from ssmll.method.variants import VARIANTS, train_params, variant_trainer
-from ssmll.serving.bundle import Bundle, decision_thresholds, save_bundle
+from ssmll.serving.bundle import Bundle, save_bundle
 from stages._cli import (
     DEVICE_OPTION,
     FEATURES_OPTION,
@@ -85,7 +86,7 @@ def main(
     result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_EpochLog())
     seconds = time.perf_counter() - start
     suffix = "" if variant.value == "method" else f"_{variant.value}"
-    lab, unl = np.flatnonzero(ws.labeled), np.flatnonzero(~ws.labeled)
+    lab = np.flatnonzero(ws.labeled)
     training = {
         "variant": variant.value,
         "model": asdict(model_cfg),
@@ -102,7 +103,7 @@ def main(
         classes=ws.classes,
         prompt_names=ws.prompt_names,
         contexts=context_groups(membership, ws.classes),
-        thresholds=decision_thresholds(predict(result.model, ws.train, unl if len(unl) else lab), ws.priors),
+        thresholds=decision_thresholds(lambda rows: predict(result.model, ws.train, rows), ws.labeled, ws.priors),
         training=training,
     )
     save_bundle(out / f"{variant.value}.pt", bundle)

@@ -10,8 +10,8 @@ from test_trainer import make_trainer, synthetic
 from ssmll.core.errors import UserError
 from ssmll.encoding.record import read_encoder_spec
 from ssmll.method.featureset import predict
-from ssmll.method.thresholds import cap_labels
-from ssmll.serving.bundle import Bundle, decision_thresholds, load_bundle, save_bundle
+from ssmll.method.thresholds import cap_labels, decision_thresholds
+from ssmll.serving.bundle import Bundle, load_bundle, save_bundle
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def bundle(tiny) -> Bundle:
         classes=["a", "b", "c", "d"],
         prompt_names=["an a", "a b", "a c", "a d"],
         contexts=[["a", "b"], ["c", "d"]],
-        thresholds=decision_thresholds(predict(result.model, unlabeled), priors),
+        thresholds=decision_thresholds(lambda rows: predict(result.model, unlabeled, rows), np.zeros(50, bool), priors),
         training={"variant": "method", "history": result.history},
     )
 

@@ -13,6 +13,7 @@ from ssmll.method.thresholds import (
     cap_labels,
     cap_thresholds,
     class_thresholds,
+    decision_thresholds,
     mat_thresholds,
 )
 
@@ -103,3 +104,24 @@ def test_rules_are_looked_up_by_name():
     np.testing.assert_array_equal(class_thresholds(ThresholdConfig("cap"), seen), cap_thresholds(scores, PRIORS))
     np.testing.assert_array_equal(class_thresholds(ThresholdConfig("fixed", 0.3), seen), np.full(len(PRIORS), 0.3))
     np.testing.assert_array_equal(class_thresholds(ThresholdConfig("mat"), seen), mat_thresholds(scores, y))
+
+
+def test_decision_thresholds_are_cap_on_the_unlabeled_rows_alone():
+    scores = _scores("distinct")
+    labeled = np.zeros(N, dtype=bool)
+    labeled[::4] = True
+    asked: list[np.ndarray] = []
+
+    def score_rows(rows: np.ndarray) -> np.ndarray:
+        asked.append(rows)
+        return scores[rows]
+
+    thresholds = decision_thresholds(score_rows, labeled, PRIORS)
+    np.testing.assert_array_equal(asked[0], np.flatnonzero(~labeled))
+    np.testing.assert_array_equal(thresholds, cap_thresholds(scores[~labeled], PRIORS))
+
+
+def test_decision_thresholds_fall_back_to_the_labeled_rows_when_every_image_is_labeled():
+    scores = _scores("distinct")
+    thresholds = decision_thresholds(lambda rows: scores[rows], np.ones(N, dtype=bool), PRIORS)
+    np.testing.assert_array_equal(thresholds, cap_thresholds(scores, PRIORS))

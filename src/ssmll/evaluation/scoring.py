@@ -25,7 +25,7 @@ from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.metrics import classes_without_positives, evaluation, per_class_ap
 from ssmll.method.featureset import FeatureSet, map_batches, predict
 from ssmll.method.model import ModelConfig
-from ssmll.method.thresholds import apply_thresholds, cap_thresholds
+from ssmll.method.thresholds import DECISION_RULE, apply_thresholds, decision_thresholds
 
 #: Scores (n, C) of rows of a feature set (all of them for None), view 0.
 Scorer = Callable[[FeatureSet, "np.ndarray | None"], np.ndarray]
@@ -42,8 +42,8 @@ class EvaluateConfig:
 
 MAP_POLICY = "classes without test positives have no AP and are excluded from the mean"
 THRESHOLD_RULE = (
-    "CF1/OF1 at class-wise thresholds fixed before the test set, per variant: the score of the last of the "
-    "round(prior * n) highest-scoring unlabeled training images, prior from the labeled part (the model bundle's rule)"
+    f"CF1/OF1 at class-wise thresholds fixed before the test set, per variant: {DECISION_RULE} "
+    "(the model bundle's rule)"
 )
 
 
@@ -73,20 +73,17 @@ def model_scorer(model: torch.nn.Module) -> Scorer:
     return lambda feats, rows: predict(model, feats, rows)
 
 
-def decision_pool(labeled: np.ndarray) -> np.ndarray:
-    """The training rows whose scores set the decision thresholds: the unlabeled part (the labeled one if empty)."""
-    unl = np.flatnonzero(~labeled)
-    return unl if len(unl) else np.flatnonzero(labeled)
-
-
 def score_variants(
     scorers: dict[str, Scorer], test: FeatureSet, train: FeatureSet, labeled: np.ndarray, priors: np.ndarray
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Each variant's test scores, and its class-wise thresholds by :data:`THRESHOLD_RULE`."""
-    pool = decision_pool(labeled)
+    """Each variant's test scores, and its class-wise thresholds by the bundle's rule (:data:`THRESHOLD_RULE`)."""
     scores = {name: f(test, None) for name, f in scorers.items()}
-    thresholds = {name: cap_thresholds(f(train, pool), priors) for name, f in scorers.items()}
+    thresholds = {name: _thresholds(f, train, labeled, priors) for name, f in scorers.items()}
     return scores, thresholds
+
+
+def _thresholds(f: Scorer, train: FeatureSet, labeled: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    return decision_thresholds(lambda rows: f(train, rows), labeled, priors)
 
 
 def report(

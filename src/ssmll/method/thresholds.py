@@ -7,6 +7,10 @@ of them. ``fixed``: one value for all classes. ``mat``: per class, the threshold
 maximises F-beta on labeled scores. A rule sees :class:`Scores`: the scores of the
 images to label, the labeled part's priors, and the labeled part's own scores and labels;
 never a hidden label.
+
+A trained model's decisions (its bundle's thresholds, and every variant's CF1/OF1 in the
+evaluate stage) follow one rule, :func:`decision_thresholds` (:data:`DECISION_RULE`), fixed
+before the test set.
 """
 
 from __future__ import annotations
@@ -115,3 +119,24 @@ def class_thresholds(cfg: ThresholdConfig, scores: Scores) -> np.ndarray:
 
 def apply_thresholds(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return scores >= thresholds[None, :]
+
+
+#: What :func:`decision_thresholds` sets each class's threshold to (the bundle and the eval metrics say it).
+DECISION_RULE = (
+    "the score of the last of the round(prior * n) highest-scoring unlabeled training images, "
+    "prior from the labeled part"
+)
+
+
+def decision_thresholds(
+    score_rows: Callable[[np.ndarray], np.ndarray], labeled: np.ndarray, priors: np.ndarray
+) -> np.ndarray:
+    """A trained model's class-wise decision thresholds, by :data:`DECISION_RULE` (cap on the unlabeled part).
+
+    ``score_rows`` gives the model's (n, C) scores of rows of the training pool; it is asked
+    for the unlabeled rows (the labeled ones when every image is labeled), so neither a hidden
+    label nor the test set sets a threshold.
+    """
+    unlabeled = np.flatnonzero(~labeled)
+    rows = unlabeled if len(unlabeled) else np.flatnonzero(labeled)
+    return cap_thresholds(score_rows(rows), priors)

@@ -5,7 +5,8 @@ the alignment model's weights and config; the record of the image encoder its fe
 came from (:class:`~ssmll.encoding.record.EncoderSpec`: CLIP architecture and a reference to its
 weights, a checkpoint by path and sha256, preprocessing and image size, grid, local-token
 path, prompt templates); the class names and prompt names; the contexts; and class-wise
-decision thresholds chosen without the test set (:data:`DECISION_RULE`). Only tensors
+decision thresholds chosen without the test set (:func:`~ssmll.method.thresholds.decision_thresholds`,
+whose :data:`~ssmll.method.thresholds.DECISION_RULE` the file records). Only tensors
 and plain Python values are stored, so ``torch.load(weights_only=True)`` reads it.
 """
 
@@ -23,14 +24,9 @@ from ssmll.core.errors import UserError
 from ssmll.core.files import atomic_path, json_values
 from ssmll.encoding.record import EncoderSpec
 from ssmll.method.model import AlignmentModel, ModelConfig
-from ssmll.method.thresholds import cap_thresholds
+from ssmll.method.thresholds import DECISION_RULE, apply_thresholds
 
 FORMAT = "ssmll-model-bundle/1"
-
-DECISION_RULE = (
-    "cap on the unlabeled part of the training pool: per class, the score of the last of the "
-    "round(prior * n) highest-scoring unlabeled images, prior from the labeled part"
-)
 
 
 @dataclass
@@ -45,12 +41,7 @@ class Bundle:
 
     def labels(self, scores: np.ndarray) -> np.ndarray:
         """(N, C) bool: the decision for each image and class."""
-        return scores >= self.thresholds[None, :]
-
-
-def decision_thresholds(unlabeled_scores: np.ndarray, priors: np.ndarray) -> np.ndarray:
-    """Class-wise thresholds by :data:`DECISION_RULE` (labeled priors, unlabeled scores, no hidden label)."""
-    return cap_thresholds(unlabeled_scores, priors)
+        return apply_thresholds(scores, self.thresholds)
 
 
 def save_bundle(path: Path, bundle: Bundle) -> None:
