@@ -34,12 +34,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's library
 
+from ssmll.core.runtime import Runtime  # noqa: E402
 from ssmll.data.digits.scenes import DigitScenesConfig, build  # noqa: E402
 from ssmll.data.images import open_rgb  # noqa: E402
 from ssmll.data.tables import make_table  # noqa: E402
-from ssmll.encoding.clip import DenseImageEncoder, load_clip  # noqa: E402
-from ssmll.encoding.extraction import ENCODE_IMAGES, Runtime, encode_table  # noqa: E402
-from ssmll.encoding.views import ViewConfig, ViewMaker  # noqa: E402
+from ssmll.encoding.extraction import ENCODE_IMAGES, encode_table  # noqa: E402
+from ssmll.encoding.factory import create_encoder, plain_views  # noqa: E402
+from ssmll.encoding.views import ViewMaker  # noqa: E402
 
 
 def _sync(device: str) -> None:
@@ -110,11 +111,10 @@ def main(
     if threads:
         torch.set_num_threads(threads)
     table = photos(max(n, naive_n), photo_size)
-    clip = load_clip(model, "none", seed=0, device=device)
-    encoder = DenseImageEncoder(clip.model.visual, grid).eval()
+    clip, encoder = create_encoder(model, "none", grid, device=device)
     size = clip.preprocess_cfg["size"]
     size = size if isinstance(size, int) else size[0]
-    views = ViewMaker(clip.preprocess_cfg, ViewConfig(views=1))
+    views = plain_views(clip)
     rt = Runtime(device, batch_size, workers, progress=False)
     end_to_end(table.slice(0, ENCODE_IMAGES), encoder, views, rt)  # warm-up: kernels, allocator, worker start
 

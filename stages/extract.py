@@ -24,10 +24,12 @@ from pathlib import Path
 
 import typer
 
+from ssmll.core.cli_support import BATCH_SIZE_OPTION, WORKERS_OPTION
 from ssmll.core.errors import UserError
+from ssmll.core.runtime import Runtime
 from ssmll.data.tables import SPLITS, read_classes, read_split
-from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.encoding.extraction import Runtime
+from ssmll.encoding.clip import encode_prompts
+from ssmll.encoding.factory import create_encoder
 from ssmll.encoding.record import ClipConfig, ExtractConfig, encoder_spec, write_encoding
 from ssmll.encoding.staging import Group, Staging, encode_missing, extraction_key
 from ssmll.encoding.views import ViewMaker
@@ -36,7 +38,6 @@ from stages._cli import (
     PARAMS_OPTION,
     PREPARED_OPTION,
     app,
-    env_default,
     read_config,
     resolve_device,
     user_errors,
@@ -53,14 +54,8 @@ def main(
     params: Path = PARAMS_OPTION,
     prepared: Path = PREPARED_OPTION,
     out: Path = typer.Option(Path("data/features"), help="Output directory for the features."),
-    batch_size: int = typer.Option(
-        env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch, in chunks of 32 [env SSMLL_BATCH_SIZE]."
-    ),
-    workers: int = typer.Option(
-        env_default("WORKERS", min(4, os.cpu_count() or 1)),
-        min=0,
-        help="Decoding worker processes [env SSMLL_WORKERS].",
-    ),
+    batch_size: int = BATCH_SIZE_OPTION,
+    workers: int = WORKERS_OPTION,
     device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -72,8 +67,9 @@ def main(
     with _process_group() as group:
         local_rank = int(os.environ["LOCAL_RANK"]) if group.world > 1 else None
         rt = Runtime(resolve_device(device, local_rank), batch_size, workers, progress and group.rank == 0)
-        clip = load_clip(clip_cfg.model, clip_cfg.pretrained, seed=clip_cfg.seed, device=rt.device)
-        encoder = DenseImageEncoder(clip.model.visual, ext.grid, ext.vit_local).eval()
+        clip, encoder = create_encoder(
+            clip_cfg.model, clip_cfg.pretrained, ext.grid, ext.vit_local, clip_cfg.seed, rt.device
+        )
         views = {
             "train": ViewMaker(clip.preprocess_cfg, ext),
             "test": ViewMaker(clip.preprocess_cfg, replace(ext, views=1)),

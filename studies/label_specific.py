@@ -29,11 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ssmll.core.config import from_params  # noqa: E402
+from ssmll.core.runtime import Runtime  # noqa: E402
 from ssmll.data.tables import multihot, read_classes, read_split  # noqa: E402
-from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip  # noqa: E402
-from ssmll.encoding.extraction import Runtime, encode_table  # noqa: E402
+from ssmll.encoding.clip import encode_prompts, load_clip  # noqa: E402
+from ssmll.encoding.extraction import encode_table  # noqa: E402
+from ssmll.encoding.factory import dense_encoder, plain_views  # noqa: E402
 from ssmll.encoding.record import ClipConfig, ExtractConfig  # noqa: E402
-from ssmll.encoding.views import ViewConfig, ViewMaker  # noqa: E402
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific  # noqa: E402
 from ssmll.evaluation.metrics import mean_ap  # noqa: E402
 
@@ -92,7 +93,7 @@ def main(
         raise typer.BadParameter("--on must be labeled or test")
     y = multihot(table.column("labels"), len(classes))
     text = encode_prompts(clip, prompt_names, list(extract.templates))
-    views = ViewMaker(clip.preprocess_cfg, ViewConfig(views=1))
+    views = plain_views(clip)
     rt = Runtime(workers=0, progress=False)
     rows = {}
     layers = len(clip.model.visual.transformer.resblocks)
@@ -103,7 +104,7 @@ def main(
             + (" value path" if path == "value" else "")
             + (" (extract)" if path == extract.vit_local else "")
         )
-        encoders[name] = DenseImageEncoder(clip.model.visual, grid=extract.grid, vit_local=path)
+        encoders[name] = dense_encoder(clip, extract.grid, path)
     for name, encoder in encoders.items():
         g, loc = (
             torch.from_numpy(np.concatenate(a)).float() for a in zip(*encode_table(table, encoder.eval(), views, rt))

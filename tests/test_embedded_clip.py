@@ -14,10 +14,11 @@ from safetensors import safe_open
 from tiny_params import REPO
 
 from ssmll.core.config import from_params
+from ssmll.core.runtime import Runtime
 from ssmll.data.digits.scenes import CLASS_NAMES, DigitScenesConfig, build
 from ssmll.data.tables import multihot
 from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip
-from ssmll.encoding.extraction import Runtime, encode_table
+from ssmll.encoding.extraction import encode_table
 from ssmll.encoding.views import ViewConfig, ViewMaker
 from ssmll.encoding.zeroshot import zeroshot_scores
 from ssmll.evaluation.metrics import mean_ap

@@ -13,8 +13,10 @@ import torch
 from tiny_params import TEMPLATES, TINY, repo_params
 
 from ssmll.core.errors import UserError
+from ssmll.core.runtime import Runtime
 from ssmll.encoding.clip import encode_prompts
-from ssmll.encoding.extraction import Runtime, encode_table
+from ssmll.encoding.extraction import encode_table
+from ssmll.encoding.factory import encoder_from_spec
 from ssmll.encoding.record import (
     read_encoder_spec,
     read_text_features,
@@ -22,7 +24,6 @@ from ssmll.encoding.record import (
     write_encoding,
 )
 from ssmll.encoding.store import read_image_features
-from ssmll.serving.predictor import build_encoder
 
 
 def test_text_features_read_back(tiny):
@@ -45,7 +46,7 @@ def test_spec_records_the_encoder(tiny):
 
 
 def test_the_rebuilt_encoder_gives_the_extracted_features(tiny):
-    encoder, views = build_encoder(read_encoder_spec(tiny.features))
+    encoder, views = encoder_from_spec(read_encoder_spec(tiny.features))
     table = tiny.dataset.tables["test"].slice(0, 5)
     g, loc = next(encode_table(table, encoder, views, Runtime("cpu", 8, 0, False)))
     cached = read_image_features(tiny.features, "test")
@@ -67,14 +68,14 @@ def checkpoint_spec(tiny, tmp_path_factory):
 def test_a_checkpoint_is_found_by_path_or_given_elsewhere_and_checked(checkpoint_spec, tmp_path):
     root, ckpt = checkpoint_spec
     spec = read_encoder_spec(root)
-    build_encoder(spec)
+    encoder_from_spec(spec)
     moved = shutil.copy(ckpt, tmp_path / "moved.pt")
-    build_encoder(spec, weights=str(moved))
+    encoder_from_spec(spec, weights=str(moved))
     with pytest.raises(UserError, match="not found; pass the file the model was trained with"):
-        build_encoder(spec, weights=str(tmp_path / "nowhere.pt"))
+        encoder_from_spec(spec, weights=str(tmp_path / "nowhere.pt"))
     (tmp_path / "other.pt").write_bytes(b"other")
     with pytest.raises(UserError, match="is not the one the model was trained with"):
-        build_encoder(spec, weights=str(tmp_path / "other.pt"))
+        encoder_from_spec(spec, weights=str(tmp_path / "other.pt"))
 
 
 def test_reading_before_extract_names_the_stage_to_run(tmp_path):

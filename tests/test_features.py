@@ -11,9 +11,10 @@ from tiny_params import TINY
 
 import ssmll.encoding.store
 from ssmll.core.errors import UserError
+from ssmll.core.runtime import Runtime
 from ssmll.data.tables import make_table
 from ssmll.encoding.clip import DenseImageEncoder
-from ssmll.encoding.extraction import Runtime, encode_table
+from ssmll.encoding.extraction import encode_table
 from ssmll.encoding.staging import Group, Staging, encode_missing
 from ssmll.encoding.store import read_image_features
 from ssmll.encoding.views import ViewConfig, ViewMaker

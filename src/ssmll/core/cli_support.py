@@ -17,6 +17,7 @@ import torch
 import typer
 
 from ssmll.core.errors import UserError
+from ssmll.core.runtime import Runtime
 
 
 def user_errors(fn: Callable[..., None]) -> Callable[..., None]:
@@ -38,11 +39,21 @@ def env_default(name: str, default: Any) -> Any:
     return type(default)(os.environ.get(f"SSMLL_{name}", default))
 
 
+BATCH_SIZE_OPTION = typer.Option(
+    env_default("BATCH_SIZE", Runtime.batch_size),
+    min=1,
+    help="Images per decoding batch (env SSMLL_BATCH_SIZE).",
+)
+
+WORKERS_OPTION = typer.Option(
+    env_default("WORKERS", Runtime.workers), min=0, help="Decoding worker processes (env SSMLL_WORKERS)."
+)
+
 DEVICE_OPTION = typer.Option(
     "",
     envvar="SSMLL_DEVICE",
     show_envvar=False,
-    help="cpu, cuda, cuda:1 ... [env SSMLL_DEVICE; default: cuda if available].",
+    help="cpu, cuda, cuda:1 ... (env SSMLL_DEVICE; default: cuda if available).",
 )
 
 

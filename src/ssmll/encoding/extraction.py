@@ -9,7 +9,6 @@ workers, which other shards a process encodes, or how many processes share the w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ssmll.core.errors import UserError
+from ssmll.core.runtime import Runtime
 from ssmll.data.images import open_rgb
 from ssmll.encoding.clip import DenseImageEncoder
 from ssmll.encoding.store import shard_ranges
@@ -29,16 +29,6 @@ from ssmll.encoding.views import ViewMaker
 #: the number of rows, which moved fp16 bits when --batch-size changed; under one fixed
 #: shape an image's features depend on its pixels alone.
 ENCODE_IMAGES = 32
-
-
-@dataclass
-class Runtime:
-    """Knobs that change speed, never the output bytes."""
-
-    device: str = "cpu"
-    batch_size: int = 64
-    workers: int = 2
-    progress: bool = True
 
 
 class _ImageViews(Dataset):

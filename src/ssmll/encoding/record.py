@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from ssmll.core.errors import UserError
 from ssmll.core.files import dumps_json, fp16_rows, json_values, read_json, rows_to_numpy, sha256, write_table_to
+from ssmll.data.digits.prompts import DIGIT_TEMPLATES
 from ssmll.encoding.views import ViewConfig
 
 if TYPE_CHECKING:
@@ -40,12 +41,7 @@ class ExtractConfig(ViewConfig):
 
     grid: int = 8
     vit_local: str = "block"  # ViT local tokens: block (the last block's output) | value (its value path, MaskCLIP)
-    templates: tuple[str, ...] = (
-        "a photo of the number {}.",
-        "a picture of the digit {}.",
-        "a photo of a {}.",
-        "an image containing {}.",
-    )
+    templates: tuple[str, ...] = DIGIT_TEMPLATES  # the default world's classes
 
     def validate(self) -> None:
         super().validate()

@@ -30,8 +30,9 @@ import torch
 
 import ssmll.encoding.extraction as extraction
 import ssmll.encoding.store as features
+from ssmll.core.runtime import Runtime
 from ssmll.encoding.clip import DenseImageEncoder
-from ssmll.encoding.extraction import Runtime, encode_shards
+from ssmll.encoding.extraction import encode_shards
 from ssmll.encoding.store import shard_name, shard_ranges, write_shard
 from ssmll.encoding.views import ViewMaker
 

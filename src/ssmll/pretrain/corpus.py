@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssmll.core.errors import UserError
+from ssmll.data.digits.prompts import DIGIT_TEMPLATES
 from ssmll.data.digits.scans import (
     CLASS_NAMES,
     ScanPool,
@@ -27,11 +28,7 @@ from ssmll.data.digits.scans import (
     split_pool,
 )
 
-TEMPLATES = (
-    "a photo of the number {}.",
-    "a picture of the digit {}.",
-    "a photo of a {}.",
-    "an image containing {}.",
+TEMPLATES = DIGIT_TEMPLATES + (
     "there is a {} in this image.",
     "a scan of the digit {}.",
     "the handwritten number {}.",

@@ -23,19 +23,14 @@ from safetensors.torch import save
 
 from ssmll.core.errors import UserError
 from ssmll.core.files import atomic_path
+from ssmll.data.digits.prompts import DIGIT_TEMPLATES
 from ssmll.data.digits.scans import CLASS_NAMES
-from ssmll.encoding.clip import DenseImageEncoder, LoadedClip, encode_prompts, load_clip
+from ssmll.encoding.clip import LoadedClip, encode_prompts
+from ssmll.encoding.factory import create_encoder, dense_encoder
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
 from ssmll.evaluation.metrics import mean_ap
 from ssmll.pretrain.corpus import CorpusConfig, RenderedImages, build_corpus, caption
 from ssmll.pretrain.loss import sigmoid_pair_loss, soft_max_cosine, subset_targets
-
-EVAL_TEMPLATES = (
-    "a photo of the number {}.",
-    "a picture of the digit {}.",
-    "a photo of a {}.",
-    "an image containing {}.",
-)
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ class RecipeConfig:
     token_beta: float = 10.0  # inverse temperature of its soft maximum over patches
     seed: int = 0
     eval_every: int = 100
-    eval_templates: tuple[str, ...] = EVAL_TEMPLATES  # the prompt ensemble the pipeline uses
+    eval_templates: tuple[str, ...] = DIGIT_TEMPLATES  # the prompt ensemble the pipeline uses
     eval_attn_scale: float = 10.0  # label-specific read-out's inverse temperature
 
     def validate(self) -> None:
@@ -95,7 +90,7 @@ def zero_shot(
 ) -> dict[str, float]:
     """Zero-shot mAP on ``images``: global embedding, and label-specific attention over the tokens."""
     clip.model.eval()
-    encoder = DenseImageEncoder(clip.model.visual, grid=_native_grid(clip)).eval()
+    encoder = dense_encoder(clip)
     text = encode_prompts(clip, CLASS_NAMES, list(templates))
     g, loc = zip(
         *(
@@ -110,10 +105,6 @@ def zero_shot(
         "zeroshot_mAP": round(mean_ap(y, zeroshot_scores(g.numpy(), text.numpy())), 4),
         "label_specific_mAP": round(mean_ap(y, zeroshot_label_specific(tokens, text, attn_scale).numpy()), 4),
     }
-
-
-def _native_grid(clip: LoadedClip) -> int:
-    return int(clip.model.visual.grid_size[0])
 
 
 def _optimizer(model: torch.nn.Module, cfg: RecipeConfig) -> torch.optim.AdamW:
@@ -150,8 +141,8 @@ def pretrain(corpus_cfg: CorpusConfig, cfg: RecipeConfig, log: Callable[[dict], 
     """
     cfg.validate()
     train, val = build_corpus(corpus_cfg)
-    clip = load_clip(cfg.arch, "none", seed=cfg.seed)
-    model, encoder = clip.model, DenseImageEncoder(clip.model.visual, grid=_native_grid(clip))
+    clip, encoder = create_encoder(cfg.arch, "none", seed=cfg.seed)
+    model = clip.model
     if model.logit_bias is None:
         raise UserError(f"{cfg.arch} has no logit bias; the sigmoid loss needs init_logit_bias in its config")
     opt = _optimizer(model, cfg)

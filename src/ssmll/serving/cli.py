@@ -7,15 +7,14 @@ with a model bundle that the train stage wrote (``data/models/method.pt``);
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
-from ssmll.core.cli_support import DEVICE_OPTION, env_default, resolve_device, user_errors
+from ssmll.core.cli_support import BATCH_SIZE_OPTION, DEVICE_OPTION, WORKERS_OPTION, resolve_device, user_errors
 from ssmll.core.errors import UserError
+from ssmll.core.runtime import Runtime
 from ssmll.data.tables import export_images
-from ssmll.encoding.extraction import Runtime
 from ssmll.serving.bundle import load_bundle
 from ssmll.serving.predictor import OUTPUT_FORMATS, decide, find_images, predict_images, write_predictions
 
@@ -52,14 +51,8 @@ def predict(
         None,
         help="The CLIP checkpoint the model was trained with, when it is not at its recorded path (checked by sha256).",
     ),
-    batch_size: int = typer.Option(
-        env_default("BATCH_SIZE", 64), min=1, help="Images per decoding batch [env SSMLL_BATCH_SIZE]."
-    ),
-    workers: int = typer.Option(
-        env_default("WORKERS", min(4, os.cpu_count() or 1)),
-        min=0,
-        help="Decoding worker processes [env SSMLL_WORKERS].",
-    ),
+    batch_size: int = BATCH_SIZE_OPTION,
+    workers: int = WORKERS_OPTION,
     device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:

@@ -16,7 +16,6 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +25,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from ssmll.core.errors import UserError
-from ssmll.core.files import PARQUET_OPTIONS, atomic_path, json_values, sha256
+from ssmll.core.files import PARQUET_OPTIONS, atomic_path
+from ssmll.core.runtime import Runtime
 from ssmll.data.images import image_problem
 from ssmll.data.sources.manifest import FORMATS as MANIFEST_FORMATS
 from ssmll.data.sources.manifest import read_rows
-from ssmll.encoding.clip import DenseImageEncoder, load_clip, vit_local_path
-from ssmll.encoding.extraction import Runtime, encode_table
-from ssmll.encoding.record import EncoderSpec
-from ssmll.encoding.views import ViewConfig, ViewMaker
+from ssmll.encoding.extraction import encode_table
+from ssmll.encoding.factory import encoder_from_spec
 from ssmll.method.featureset import FeatureSet, predict
 from ssmll.serving.bundle import Bundle
 
@@ -41,35 +39,6 @@ from ssmll.serving.bundle import Bundle
 IMAGE_SUFFIXES = frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
-
-
-def build_encoder(
-    spec: EncoderSpec, device: str = "cpu", weights: str | None = None
-) -> tuple[DenseImageEncoder, ViewMaker]:
-    """The encoder ``spec`` records, and its plain view, rebuilt exactly (as extract built them).
-
-    ``weights`` replaces the recorded checkpoint path (a copy elsewhere); its sha256 must match.
-    """
-    pretrained = weights or spec.pretrained
-    if spec.pretrained_sha256:  # a checkpoint file
-        path = Path(pretrained)
-        if not path.is_file():
-            raise UserError(
-                f"CLIP checkpoint {path} not found; pass the file the model was trained with (sha256 {spec.pretrained_sha256})"
-            )
-        if sha256(path) != spec.pretrained_sha256:
-            raise UserError(
-                f"CLIP checkpoint {path} is not the one the model was trained with (sha256 {spec.pretrained_sha256})"
-            )
-    clip = load_clip(spec.model, pretrained, seed=spec.seed, device=device)
-    encoder = DenseImageEncoder(clip.model.visual, spec.grid, vit_local_path(spec.local_tokens)).eval()
-    got = (json_values(clip.preprocess_cfg), encoder.local_tokens)
-    if got != (spec.preprocess, spec.local_tokens):
-        raise UserError(
-            f"open_clip {version('open_clip_torch')} builds {spec.model} otherwise than {spec.open_clip_version} did "
-            f"(preprocessing {got[0]}, local tokens {got[1]!r}); install open_clip_torch=={spec.open_clip_version}"
-        )
-    return encoder, ViewMaker(clip.preprocess_cfg, ViewConfig(views=1))
 
 
 def find_images(inputs: Iterable[Path]) -> list[str]:
@@ -112,7 +81,7 @@ def predict_images(bundle: Bundle, paths: list[str], rt: Runtime, weights: str |
     readable = [p for p, why in zip(paths, problems) if not why]
     if not readable:
         raise UserError(f"none of the {len(paths)} images can be read (first: {skipped[0][0]}: {skipped[0][1]})")
-    encoder, view = build_encoder(bundle.encoder, rt.device, weights)
+    encoder, view = encoder_from_spec(bundle.encoder, rt.device, weights)
     model = bundle.model.to(rt.device)
     table = pa.table({"image_id": readable, "path": readable, "image": pa.nulls(len(readable), pa.binary())})
     scores = [np.zeros((0, len(bundle.classes)), dtype=np.float32)]
