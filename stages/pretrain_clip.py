@@ -2,8 +2,8 @@
 
 Runs once: its outputs ship with the repository (models/digit-clip/), and its own
 pipeline file (models/digit-clip/dvc.yaml) keeps it traceable; `dvc repro` finds it up
-to date. Rebuild with `dvc repro -f models/digit-clip/dvc.yaml` (about 30 minutes on 2
-CPU cores); on this kind of machine the weights come out byte for byte the same.
+to date. Rebuild with `dvc repro -f models/digit-clip/dvc.yaml` (time and conditions:
+docs/embedded-clip.md); on this kind of machine the weights come out byte for byte the same.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from ssmll.core.files import fp16_rows, rows_to_numpy, write_table_to
 
 SHARD_IMAGES = 1024
 
-#: Rows (image views) decoded at a time when reading features back: 256 rows (13 MB at
-#: ViT-B-16, grid 7) read a split 30 % faster than 64 for 50 MB more peak memory.
+#: Rows (image views) decoded at a time when reading features back: faster than smaller
+#: reads for a little more peak memory (docs/scale.md).
 READ_ROWS = 256
 
 

@@ -44,7 +44,7 @@ class ViewMaker:
 
     def __init__(self, preprocess_cfg: dict, cfg: ViewConfig):
         # Imported here: the config above is read by stages that never transform an image
-        # (train, evaluate), and open_clip with torchvision costs them 240 MB of memory.
+        # (train, evaluate), and open_clip with torchvision costs them memory (docs/scale.md).
         from torchvision import transforms as T
 
         cfg.validate()

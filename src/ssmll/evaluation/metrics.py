@@ -5,8 +5,8 @@ A class with no positive in ``y`` has no defined AP; it is excluded from the mea
 listed, as the metrics files say. CP/CR/CF1 average precision and recall over classes
 (F1 of the averages); OP/OR/OF1 pool all image-class pairs.
 
-sklearn is imported where it is used: at import it would cost the train stage, which
-scores once at the end, 140 MB of its peak memory.
+sklearn is imported where it is used: at import it would add to the peak memory of the
+train stage, which scores once at the end (docs/scale.md).
 """
 
 from __future__ import annotations

@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-#: Images per inference batch: a float32 batch with its attention intermediates takes
-#: about 1.5 MB per image on CPU. Fixed, not a runtime knob, so that no result can depend
-#: on it: CPU matmul kernels may change their summation order with the rows (64 instead
-#: of 256 saved the train stage 120 MB of peak memory but moved a per-class AP of the
-#: default run in its fourth decimal).
+#: Images per inference batch. Fixed, not a runtime knob, so that no result can depend on
+#: it: CPU matmul kernels may change their summation order with the rows (what a smaller
+#: batch saves and what it moved: docs/scale.md).
 INFERENCE_BATCH = 256
 
 
@@ -91,7 +89,7 @@ def map_batches(
     Each batch's result is copied into one array allocated at the first batch: kept as a
     small tensor per batch, the results split the heap between the batches' large
     temporaries, so that glibc could reuse none of them and memory grew by one batch's
-    temporaries per batch (the train stage's peak grew by 0.7 times the fp16 bytes).
+    temporaries per batch (docs/scale.md).
     """
     rows = np.arange(len(feats)) if rows is None else np.asarray(rows)
     batch_size = batch_size or INFERENCE_BATCH

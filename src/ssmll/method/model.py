@@ -23,9 +23,8 @@ is applied after pooling, and so is the adapter (``adapter_dim``): a zero-initia
 residual MLP on each feature a class is scored with, its attended one and the global one.
 Linear maps on unit text and image vectors leave the model a cosine classifier, about as
 strong as a linear probe on the labeled part; the adapter is what lets it go past one
-(chosen by 3-fold cross-validation on the labeled part: +1 to +1.5 mAP for both trained
-variants at 5 % and 10 % labels). On the pooled features it costs a third of what it does
-on every token, for the same held-out mAP.
+(chosen by cross-validation on the labeled part, docs/method.md). On the pooled features
+it costs a fraction of what it does on every token, for the same held-out mAP.
 """
 
 from __future__ import annotations
