@@ -69,7 +69,7 @@ def run(root: Path, *cmd: str, env: dict | None = None) -> str:
 
 
 def test_dvc_repro_route_launcher_from_the_environment_gives_the_bytes_of_one_process(make_root, one_process):
-    """``python -m stages.extract`` (dvc.yaml's cmd) with SSMLL_EXTRACT_LAUNCHER: one shard per split, one per process."""
+    """``python -m stages.extract`` (dvc.yaml's cmd) with SSMLL_EXTRACT_LAUNCHER: one shard per split and process."""
     root = make_root("launcher")
     out = run(
         root,

@@ -43,7 +43,7 @@ def test_views_argument_keeps_the_first_views(tiny):
 
 @pytest.fixture(scope="module")
 def sharded(tiny, tmp_path_factory) -> dict[str, Path]:
-    """The first test images extracted twice as the stage does, with small shards: batch 7 with 2 workers, batch 32 with none."""
+    """The first test images extracted twice as the stage does, small shards: batch 7, 2 workers; batch 32, none."""
     table = tiny.dataset.tables["test"].slice(0, SUBSET)
     encoder = DenseImageEncoder(tiny.clip.model.visual, TINY["extract.grid"]).eval()
     views = ViewMaker(tiny.clip.preprocess_cfg, ViewConfig(views=1))

@@ -96,3 +96,9 @@ def test_stage_deps_cover_every_project_module_it_imports(stage):
     deps = [d if isinstance(d, str) else next(iter(d)) for d in STAGES[stage]["deps"]]
     missing = sorted(p.relative_to(REPO).as_posix() for p in imported_files(module) if not covered(p, deps))
     assert not missing, f"stage {stage} imports but does not list: {', '.join(missing)}"
+
+
+def test_the_clip_pretraining_imports_no_method_module():
+    """Editing the method must leave the embedded CLIP's stage up to date (its rebuild takes half an hour)."""
+    files = {p.relative_to(REPO).as_posix() for p in imported_files("stages.pretrain_clip")}
+    assert not [f for f in files if f.startswith("src/ssmll/method/")]

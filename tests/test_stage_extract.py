@@ -26,8 +26,8 @@ N_TRAIN, N_TEST = 5, 3
 def prepared_few(workdir, tiny):
     """A working directory with the first tiny images prepared; call with overrides to set params."""
 
-    def setup(overrides: dict = {}, broken_image: bool = False):
-        root = workdir(overrides)
+    def setup(overrides: dict | None = None, broken_image: bool = False):
+        root = workdir(overrides or {})
         tables = {split: tiny.dataset.tables[split].slice(0, n) for split, n in (("train", N_TRAIN), ("test", N_TEST))}
         if broken_image:  # met after the text features are written, so there is a half-made output to clean up
             tables["train"] = make_table(["train_broken"], [[1]], images=[b"\x89PNG truncated"])
@@ -75,8 +75,8 @@ BAD = {
 def with_previous_features(prepared_few, tiny):
     """Prepared images and the features of an earlier valid run, which a failure must not touch."""
 
-    def setup(overrides: dict = {}, broken_image: bool = False):
-        root = prepared_few(overrides, broken_image)
+    def setup(overrides: dict | None = None, broken_image: bool = False):
+        root = prepared_few(overrides or {}, broken_image)
         shutil.copytree(tiny.features, root / "data" / "features")
         return root
 

@@ -20,8 +20,8 @@ from stages.split import cli
 def with_prepared(workdir, tiny_prepared):
     """A working directory with the tiny prepared tables; call with overrides to set params."""
 
-    def setup(overrides: dict = {}):
-        root = workdir(overrides)
+    def setup(overrides: dict | None = None):
+        root = workdir(overrides or {})
         if not (root / "data" / "prepared").exists():
             shutil.copytree(tiny_prepared, root / "data" / "prepared")
         return root

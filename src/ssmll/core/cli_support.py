@@ -58,7 +58,7 @@ DEVICE_OPTION = typer.Option(
 
 
 def resolve_device(name: str, local_rank: int | None = None) -> str:
-    """The torch device to run on: ``name``, else cuda when available; under torchrun, ``cuda`` is this process's GPU."""
+    """The torch device: ``name``, else cuda when available; under torchrun, ``cuda`` is this process's GPU."""
     name = name or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         kind = torch.device(name).type

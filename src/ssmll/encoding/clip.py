@@ -99,7 +99,8 @@ def _resolve_tag(name: str, tag: str) -> tuple[str, dict]:
     if not _reachable(host):
         raise UserError(
             f"pretrained weights {name}/{tag} are not in the local cache and {host[0]} cannot be reached; "
-            "set clip.pretrained to a local checkpoint file (e.g. -S clip.pretrained=/path/to/open_clip_model.safetensors) "
+            "set clip.pretrained to a local checkpoint file "
+            "(e.g. -S clip.pretrained=/path/to/open_clip_model.safetensors) "
             "or to none for random weights"
         )
     return open_clip.download_pretrained(cfg), kwargs

@@ -1,6 +1,7 @@
 """A resumable extraction of every split into one features directory, shared across processes.
 
-Shards (``ssmll.encoding.store``, encoded by ``ssmll.encoding.extraction``) are the unit of work. Each completed shard is renamed into a
+Shards (``ssmll.encoding.store``, encoded by ``ssmll.encoding.extraction``) are the unit of work.
+Each completed shard is renamed into a
 staging directory beside the output, ``.<out>.staging/<key>/``, where ``key`` hashes
 everything that shapes the bytes: the params, the prepared tables, the model's weights,
 the shard format and the kind of device. A re-run after a crash finds the shards of its
@@ -94,7 +95,7 @@ class Staging:
         self.dir = staging_root(out) / key
 
     def open(self, splits: Iterable[str]) -> None:
-        """Keep this key's complete shards; drop any other key's, and half-written files (rank 0, before the others look)."""
+        """Keep this key's complete shards; drop other keys' and half-written files (rank 0, before others look)."""
         root = staging_root(self.out)
         if root.is_dir():
             for other in root.iterdir():

@@ -84,9 +84,9 @@ def map_batches(
     batch_size: int | None = None,
     view: int = 0,
 ) -> np.ndarray:
-    """``fn(global, local)`` on ``view`` (the plain one by default), batch by batch over ``rows`` (all if None), as one (n, C) host array.
+    """``fn(global, local)`` on ``view`` (the plain one by default), batch by batch over ``rows`` (all if None).
 
-    Each batch's result is copied into one array allocated at the first batch: kept as a
+    The results land in one (n, C) host array. Each batch's result is copied into one array allocated at the first batch: kept as a
     small tensor per batch, the results split the heap between the batches' large
     temporaries, so that glibc could reuse none of them and memory grew by one batch's
     temporaries per batch (docs/scale.md).

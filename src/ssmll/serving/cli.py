@@ -22,7 +22,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    help="Use a trained ssmll model outside the pipeline: label new images (predict); write prepared images out as files (export-images).",
+    help=(
+        "Use a trained ssmll model outside the pipeline: label new images (predict); "
+        "write prepared images out as files (export-images)."
+    ),
 )
 
 #: How many unreadable images the warnings name.

@@ -125,7 +125,8 @@ def _require_columns(rows: list[dict[str, Any]], path: Path, cfg: ManifestConfig
     ):
         if column and not any(column in row for row in rows):
             raise UserError(
-                f"manifest {path} has no {column!r} column (data.manifest.{param}); its columns are: {', '.join(rows[0])}"
+                f"manifest {path} has no {column!r} column (data.manifest.{param}); "
+                f"its columns are: {', '.join(rows[0])}"
             )
     empty = [str(n) for n, row in enumerate(rows, 1) if not str(row.get(cfg.path_column) or "").strip()]
     if empty:

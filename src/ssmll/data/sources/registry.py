@@ -57,7 +57,8 @@ def prepare(data: Mapping[str, Any], progress: bool = False) -> PreparedDataset:
     cfg = from_params(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data")
     if cfg.source not in data:
         raise UserError(
-            f"params have no data.{cfg.source} section; switch datasets with `dvc exp run -S data={cfg.source}` (conf/data/)"
+            f"params have no data.{cfg.source} section; "
+            f"switch datasets with `dvc exp run -S data={cfg.source}` (conf/data/)"
         )
     ds = build_source(cfg.source, data[cfg.source], cfg.seed)
     ds = with_prompt_names(ds, cfg.prompt_names or {})
