@@ -22,6 +22,7 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
+import torch
 import typer
 
 from ssmll.core.cli_support import BATCH_SIZE_OPTION, WORKERS_OPTION
@@ -64,9 +65,11 @@ def main(
     ext = read_config(params, "extract", ExtractConfig)
     classes, prompt_names = read_classes(prepared)
     tables = {split: read_split(prepared, split) for split in SPLITS}
-    with _process_group() as group:
-        local_rank = int(os.environ["LOCAL_RANK"]) if group.world > 1 else None
-        rt = Runtime(resolve_device(device, local_rank), batch_size, workers, progress and group.rank == 0)
+    local_rank = int(os.environ["LOCAL_RANK"]) if "LOCAL_RANK" in os.environ else None  # set by torchrun
+    dev = resolve_device(device, local_rank)
+    backend = ("nccl" if torch.device(dev).type == "cuda" else "gloo") if local_rank is not None else ""
+    with _process_group(backend, dev) as group:
+        rt = Runtime(dev, batch_size, workers, progress and group.rank == 0)
         clip, encoder = create_encoder(
             clip_cfg.model, clip_cfg.pretrained, ext.grid, ext.vit_local, clip_cfg.seed, rt.device
         )
@@ -89,7 +92,7 @@ def main(
             staging.discard()
             raise
     if group.rank == 0:
-        procs = f" x {group.world} processes" if group.world > 1 else ""
+        procs = f" ({backend}) x {group.world} processes" if backend else ""
         typer.echo(
             f"extracted {sum(t.num_rows for t in tables.values())} images with {clip_cfg.model} on {rt.device}{procs}"
             f" ({total} shards, {resumed} resumed)"
@@ -97,17 +100,20 @@ def main(
 
 
 @contextlib.contextmanager
-def _process_group() -> Iterator[Group]:
-    """The processes torchrun started (a CPU barrier is all they share), or a group of one."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
+def _process_group(backend: str, device: str) -> Iterator[Group]:
+    """The processes torchrun started, or a group of one (no ``backend``: not under torchrun).
+
+    A barrier is all they share: NCCL's on GPUs (on this process's own GPU), gloo's on CPUs.
+    """
+    if not backend:
         yield Group()
         return
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", timeout=timedelta(hours=2))
+    bound = torch.device(device) if backend == "nccl" else None
+    dist.init_process_group(backend, timeout=timedelta(hours=2), device_id=bound)
     try:
-        yield Group(dist.get_rank(), world, dist.barrier)
+        yield Group(dist.get_rank(), dist.get_world_size(), dist.barrier)
     finally:
         dist.destroy_process_group()
 
