@@ -34,7 +34,7 @@ from ssmll.method.model import ModelConfig
 from ssmll.method.pseudo import PseudoConfig
 from ssmll.method.thresholds import decision_thresholds
 from ssmll.method.trainer import TrainConfig
-from ssmll.method.variants import VARIANTS, train_params, variant_trainer
+from ssmll.method.variants import VARIANTS, LabeledPart, train_params, train_variant
 from ssmll.serving.bundle import Bundle, save_bundle
 from stages._cli import (
     DEVICE_OPTION,
@@ -79,20 +79,18 @@ def main(
     ws = load_workspace(prepared, features, split_dir, device=dev)
     _log_loaded(ws.train, ws.test, dev, time.perf_counter() - start)
     membership = read_membership(contexts, ws.classes)
-    trainer = variant_trainer(
-        variant.value, ws.train, ws.labeled, torch.from_numpy(ws.text), membership, ws.priors, model_cfg, cfg, pseudo
-    )
+    part = LabeledPart(ws.labeled, ws.priors, membership)
     start = time.perf_counter()
-    result = trainer.fit(test=ws.test if cfg.select_on_test else None, log=_EpochLog())
+    result = train_variant(
+        variant.value, ws.train, ws.text, part, model_cfg, cfg, pseudo, test=ws.test, log=_EpochLog()
+    )
     seconds = time.perf_counter() - start
     suffix = "" if variant.value == "method" else f"_{variant.value}"
     lab = np.flatnonzero(ws.labeled)
     training = {
         "variant": variant.value,
         "model": asdict(model_cfg),
-        "train": {
-            k: v for k, v in asdict(trainer.cfg).items() if k in train_params(variant.value)
-        },  # as dvc.yaml tracks them
+        "train": {k: v for k, v in asdict(cfg).items() if k in train_params(variant.value)},  # as dvc.yaml tracks them
         **({"pseudo": asdict(pseudo)} if semi else {}),
         "history": result.history,
         "best_epoch": result.best_epoch,

@@ -1,7 +1,7 @@
 """The method against every baseline over labeled ratios and seeds, plus ablations.
 
 Runs what the split, contexts, train, train_supervised and evaluate stages run (the same
-library calls: ``ssmll.method.variants`` for training, ``ssmll.evaluation.scoring`` for the baselines),
+library calls, ``ssmll.evaluation.experiment``: one function trains and scores a variant),
 on the features already extracted (``dvc repro extract`` first), with params.yaml's values
 and only the swept keys changed, and prints a Markdown table of test mAP (mean ± std over
 ``split.seed``), with the pseudo-label precision / recall of the last epoch next to each
@@ -29,22 +29,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssmll.core.config import from_params  # noqa: E402
-from ssmll.evaluation.baselines import linear_probe  # noqa: E402
-from ssmll.evaluation.metrics import mean_ap  # noqa: E402
-from ssmll.evaluation.scoring import EvaluateConfig, baseline_scorers  # noqa: E402
-from ssmll.method.contexts import ContextsConfig, find_contexts  # noqa: E402
-from ssmll.method.model import ModelConfig  # noqa: E402
-from ssmll.method.pseudo import PseudoConfig  # noqa: E402
-from ssmll.method.trainer import TrainConfig  # noqa: E402
-
-#: Folds of the labeled part for ``--on labeled``.
-FOLDS = 3
+from ssmll.evaluation.experiment import (  # noqa: E402
+    FOLDS,
+    ORACLES,
+    Settings,
+    VariantScore,
+    run_baselines,
+    run_oracle,
+    run_variant,
+)
 
 BASELINES = ("zeroshot", "zeroshot_label_specific", "linear_probe")
 TRAINED = ("supervised", "method")
-#: Oracles on every training label (``--on test`` only): how much the unlabeled part could add at most.
-ORACLES = ("linear_probe_all_labels", "supervised_all_labels")
 ABLATIONS = {
     "no context task": {"train.context_weight": 0.0},
     "global alignment": {"model.alignment": "global"},
@@ -67,83 +63,23 @@ def _workspace(data: Path):
 
 
 def run_one(job: tuple) -> tuple:
-    """One job: the baselines, or one trained variant, for one (ratio, seed, overrides, fold).
+    """One job: the baselines, one trained variant or one oracle, for one (ratio, seed, overrides, fold).
 
-    Returns the job's key and ``{variant: (mAP, pseudo precision, pseudo recall)}`` on the
-    test set, or on the held-out fold with ``--on labeled``.
+    Returns the job's key and ``{variant: VariantScore}``: mAP on the test set, or on the
+    held-out fold with ``--on labeled``, and the pseudo-label precision / recall of the last epoch.
     """
     import torch
-
-    from ssmll.data.split import labeled_split
-    from ssmll.method.featureset import predict
 
     torch.set_num_threads(1)
     data, params, on, ratio, seed, overrides, variant, fold = job
     ws = _workspace(data)
+    settings = Settings.from_params(_apply(params, overrides))
     if variant in ORACLES:
-        return job[3:], _oracle(ws, params, variant)
-    labeled = labeled_split(ws.train_ids, ratio, seed).labeled
-    held_out = _folds(labeled, seed)[fold] if on == "labeled" else None
-    if held_out is not None:
-        labeled = labeled.copy()
-        labeled[held_out] = False
-    feats, rows = (ws.test, None) if held_out is None else (ws.train, held_out)
-    truth = feats.y if rows is None else feats.y[rows]
-    p = _apply(params, overrides)
-    model_cfg = from_params(ModelConfig, p["model"], "model")
+        return job[3:], {variant: run_oracle(variant, ws, settings)}
+    held_out = fold if on == "labeled" else None
     if variant == "baselines":
-        probe_c = from_params(EvaluateConfig, p["evaluate"], "evaluate").linear_probe_c
-        scorers = baseline_scorers(ws.train, np.flatnonzero(labeled), ws.text, model_cfg, probe_c)
-        return job[3:], {name: (mean_ap(truth, f(feats, rows)), None, None) for name, f in scorers.items()}
-    result = _fit(ws, p, variant, labeled)
-    last = result.history[-1]
-    value = mean_ap(truth, predict(result.model, feats, rows))
-    return job[3:], {variant: (value, last.get("pseudo_precision"), last.get("pseudo_recall"))}
-
-
-def _oracle(ws, params: dict, name: str) -> dict:
-    """An oracle on every training label, the unlabeled part's hidden ones too: reported, never used to choose.
-
-    What it scores above its labeled-only variant is the most any use of the unlabeled part
-    could add to that model on these features.
-    """
-    from ssmll.method.featureset import predict
-
-    if name == "linear_probe_all_labels":
-        probe_c = from_params(EvaluateConfig, params["evaluate"], "evaluate").linear_probe_c
-        probe = linear_probe(ws.train.global_array(), ws.train.y, c=probe_c)
-        return {name: (mean_ap(ws.test.y, probe(ws.test.global_array())), None, None)}
-    model = _fit(ws, params, "supervised", np.ones(len(ws.train), dtype=bool)).model
-    return {name: (mean_ap(ws.test.y, predict(model, ws.test)), None, None)}
-
-
-def _fit(ws, params: dict, variant: str, labeled: np.ndarray):
-    """Train ``variant`` on the rows ``labeled`` as the contexts and train stages would: its TrainResult."""
-    import torch
-
-    from ssmll.data.split import class_priors
-    from ssmll.method.variants import variant_trainer
-
-    y_lab = ws.train.y[labeled]
-    ctx_cfg = from_params(ContextsConfig, params["contexts"], "contexts")
-    ctx = find_contexts(y_lab, ws.text, ctx_cfg.k, ctx_cfg.smoothing, ctx_cfg.seed)
-    trainer = variant_trainer(
-        variant,
-        ws.train,
-        labeled,
-        torch.from_numpy(ws.text),
-        ctx.membership(),
-        class_priors(y_lab),
-        from_params(ModelConfig, params["model"], "model"),
-        from_params(TrainConfig, params["train"], "train"),
-        from_params(PseudoConfig, params["pseudo"], "pseudo"),
-    )
-    return trainer.fit()
-
-
-def _folds(labeled: np.ndarray, seed: int) -> list[np.ndarray]:
-    """The labeled images in ``FOLDS`` seeded folds."""
-    return np.array_split(np.random.RandomState(seed).permutation(np.flatnonzero(labeled)), FOLDS)
+        return job[3:], run_baselines(ws, ratio, seed, settings, held_out)
+    return job[3:], {variant: run_variant(variant, ws, ratio, seed, settings, held_out)}
 
 
 def _apply(params: dict, overrides: dict) -> dict:
@@ -196,7 +132,7 @@ def main(
                 name = next((a for a, o in ABLATIONS.items() if o == overrides), variant)
                 results.setdefault((name, ratio), []).append(value)
                 where = f" fold {fold}" if on == "labeled" else ""
-                typer.echo(f"{name:>24} ratio {ratio:<5} seed {seed}{where}: mAP {value[0]:.2f}", err=True)
+                typer.echo(f"{name:>24} ratio {ratio:<5} seed {seed}{where}: mAP {value.mAP:.2f}", err=True)
     what = "held-out labeled folds" if on == "labeled" else "test"
     typer.echo(f"{what} mAP, mean ± std; [pseudo-label precision / recall at the last epoch]\n")
     typer.echo("| variant | " + " | ".join(f"{r:g}" for r in rs) + " |")
@@ -207,7 +143,7 @@ def main(
             typer.echo(f"| {name} | " + " | ".join(cells) + " |")
     for name in ORACLES:
         if name in results:
-            typer.echo(f"\n{name} (oracle: every training label, reported only): {results[name][0]:.2f}")
+            typer.echo(f"\n{name} (oracle: every training label, reported only): {results[name].mAP:.2f}")
 
 
 def _pair(text: str) -> tuple[str, object]:
@@ -215,13 +151,14 @@ def _pair(text: str) -> tuple[str, object]:
     return key, yaml.safe_load(value)
 
 
-def _cell(values: list[tuple] | None) -> str:
+def _cell(values: list[VariantScore] | None) -> str:
     if not values:
         return ""
-    maps = [v[0] for v in values]
+    maps = [v.mAP for v in values]
     cell = f"{np.mean(maps):.2f} ± {np.std(maps):.2f}"
-    if values[0][1] is not None:
-        cell += f" [{np.mean([v[1] for v in values]):.1f} / {np.mean([v[2] for v in values]):.1f}]"
+    if values[0].pseudo_precision is not None:
+        precision, recall = (np.mean([getattr(v, k) for v in values]) for k in ("pseudo_precision", "pseudo_recall"))
+        cell += f" [{precision:.1f} / {recall:.1f}]"
     return cell
 
 

@@ -15,7 +15,15 @@ from ssmll.core.errors import UserError
 from ssmll.method.model import ModelConfig
 from ssmll.method.pseudo import PseudoConfig
 from ssmll.method.trainer import TrainConfig
-from ssmll.method.variants import UNLABELED_ONLY, VARIANTS, tracked_params, train_params, variant_trainer
+from ssmll.method.variants import (
+    UNLABELED_ONLY,
+    VARIANTS,
+    LabeledPart,
+    tracked_params,
+    train_params,
+    train_variant,
+    variant_trainer,
+)
 
 STAGES = {"method": "train", "supervised": "train_supervised"}
 SHORT = TrainConfig(epochs=3, warmup_epochs=1, batch_size=32, lr=0.01)
@@ -73,3 +81,18 @@ def test_those_params_change_what_the_method_learns(key):
 def test_an_unknown_variant_is_a_user_error():
     with pytest.raises(UserError, match="unknown training variant 'semi'"):
         train_params("semi")
+
+
+@pytest.mark.parametrize("variant", ["method", "supervised"])
+def test_train_variant_is_the_variant_s_trainer_run_and_looks_at_the_test_set_only_to_select_on_it(variant):
+    data, text = synthetic(240, 0)
+    test, _ = synthetic(40, 1)
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    part = LabeledPart(labeled, data.y[:40].mean(0), MEMBERSHIP)
+    got = train_variant(variant, data, text.numpy(), part, ModelConfig(), SHORT, test=test)
+    expected = variant_trainer(variant, data, labeled, text, MEMBERSHIP, part.priors, ModelConfig(), SHORT).fit()
+    assert same(got.model.state_dict(), expected.model.state_dict()) and got.history == expected.history
+    selecting = dataclasses.replace(SHORT, select_on_test=True)
+    history = train_variant(variant, data, text.numpy(), part, ModelConfig(), selecting, test=test).history
+    assert all("test_mAP" in row for row in history)

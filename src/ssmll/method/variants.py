@@ -4,8 +4,8 @@
 ``supervised``, the baseline the method must beat, trains the same model on the same
 schedule from the labeled part alone, with the classification loss alone: no unlabeled
 images (so neither ``unlabeled_weight`` nor the pseudo-label params apply) and no
-context task (``context_weight`` 0). The train stage,
-``studies/method_table.py`` and the tests all build a variant's run here, and
+context task (``context_weight`` 0). The train stage and the studies (through
+:mod:`ssmll.evaluation.experiment`) train a variant with :func:`train_variant`, and
 dvc.yaml's train stages list exactly :func:`tracked_params` (a test checks it); a bundle
 records the :func:`train_params` it was trained with.
 """
@@ -13,6 +13,7 @@ records the :func:`train_params` it was trained with.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from ssmll.core.errors import UserError
 from ssmll.method.featureset import FeatureSet
 from ssmll.method.model import ModelConfig
 from ssmll.method.pseudo import PseudoConfig
-from ssmll.method.trainer import TrainConfig, Trainer
+from ssmll.method.trainer import TrainConfig, Trainer, TrainResult
 
 #: Train params that only act on the unlabeled part.
 UNLABELED_ONLY = ("unlabeled_weight", "batch_mix")
@@ -62,6 +63,33 @@ def variant_trainer(
     v = variant(name)
     cfg = dataclasses.replace(cfg, **v.fixed)
     return Trainer(train, labeled, text, membership, priors, model_cfg, cfg, pseudo, semi=v.semi)
+
+
+@dataclass
+class LabeledPart:
+    """What a training run knows of the training pool's labels: which rows are labeled, their priors, the contexts."""
+
+    labeled: np.ndarray  # (N,) bool
+    priors: np.ndarray  # (C,) class frequencies of the labeled rows
+    membership: np.ndarray  # (C, K) each class's context
+
+
+def train_variant(
+    name: str,
+    train: FeatureSet,
+    text: np.ndarray,
+    part: LabeledPart,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    pseudo: PseudoConfig = PseudoConfig(),
+    test: FeatureSet | None = None,
+    log: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Variant ``name`` trained on ``part``; ``test`` is looked at only when ``cfg.select_on_test`` asks for it."""
+    trainer = variant_trainer(
+        name, train, part.labeled, torch.from_numpy(text), part.membership, part.priors, model_cfg, cfg, pseudo
+    )
+    return trainer.fit(test=test if cfg.select_on_test else None, log=log)
 
 
 def train_params(name: str) -> list[str]:

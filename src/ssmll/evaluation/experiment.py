@@ -1,0 +1,177 @@
+"""One variant trained and scored for a labeled split and params: the stages and the studies call this.
+
+The train stage takes its labeled part from the split and contexts stages' files; the
+studies (``studies/method_table.py``) compute it in memory for any labeled ratio, split
+seed and held-out fold (:func:`labeled_rows`, :func:`labeled_part`), as those stages
+would, and train with the train stage's :func:`~ssmll.method.variants.train_variant`
+(:func:`run_variant`), so that a study's number is the pipeline's. The evaluate stage
+scores every variant with :func:`evaluation_scorers`. The oracles, which learn every training label
+(the unlabeled part's hidden ones too), live here (:data:`ORACLES`): reported, never used
+to choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssmll.core.config import from_params
+from ssmll.data.split import class_priors, labeled_split
+from ssmll.evaluation.baselines import linear_probe
+from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.scoring import EvaluateConfig, Scorer, baseline_scorers, model_scorer
+from ssmll.evaluation.workspace import Workspace
+from ssmll.method.contexts import ContextsConfig, find_contexts
+from ssmll.method.featureset import FeatureSet
+from ssmll.method.model import ModelConfig
+from ssmll.method.pseudo import PseudoConfig
+from ssmll.method.trainer import TrainConfig, TrainResult
+from ssmll.method.variants import LabeledPart, train_variant
+
+#: Folds of the labeled part when settings are chosen by cross-validation on it (:func:`labeled_rows`).
+FOLDS = 3
+
+PROBE_ORACLE, SUPERVISED_ORACLE = "linear_probe_all_labels", "supervised_all_labels"
+#: The oracles and what each is: upper references on every training label, not competitors.
+ORACLES = {
+    PROBE_ORACLE: (
+        "linear probe on every training label, the unlabeled part's hidden ones included: "
+        "reported only, never used to choose"
+    ),
+    SUPERVISED_ORACLE: (
+        "the supervised variant on every training label, the unlabeled part's hidden ones included: "
+        "reported only, never used to choose"
+    ),
+}
+
+#: The params sections :class:`Settings` holds, and their configs.
+SECTIONS = {
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "pseudo": PseudoConfig,
+    "contexts": ContextsConfig,
+    "evaluate": EvaluateConfig,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The params a variant's training and scoring read; a caller that needs fewer sections leaves the rest default."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
+    contexts: ContextsConfig = field(default_factory=ContextsConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Settings:
+        """Every section of :data:`SECTIONS` from a params mapping (a loaded ``params.yaml``), each validated."""
+        return cls(**{name: from_params(config, params.get(name), name) for name, config in SECTIONS.items()})
+
+
+@dataclass(frozen=True)
+class VariantScore:
+    """A variant's mAP, with its pseudo-labels' precision and recall at the last epoch if it learns from them."""
+
+    mAP: float
+    pseudo_precision: float | None = None
+    pseudo_recall: float | None = None
+
+
+def labeled_rows(
+    train_ids: list[str], ratio: float, seed: int, fold: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The split stage's labeled rows for ``ratio`` and ``seed``, and the held-out rows of ``fold`` (None: none).
+
+    A held-out fold of the labeled images (one of :data:`FOLDS`, seeded by ``seed``) has its
+    labels hidden: its images join the unlabeled part, so that settings can be chosen on
+    the labeled part alone.
+    """
+    labeled = labeled_split(train_ids, ratio, seed).labeled
+    if fold is None:
+        return labeled, None
+    held_out = np.array_split(np.random.RandomState(seed).permutation(np.flatnonzero(labeled)), FOLDS)[fold]
+    labeled = labeled.copy()
+    labeled[held_out] = False
+    return labeled, held_out
+
+
+def labeled_part(ws: Workspace, labeled: np.ndarray, cfg: ContextsConfig) -> LabeledPart:
+    """What the split and contexts stages compute for the rows ``labeled``: priors and contexts of their labels."""
+    y = ws.train.y[labeled]
+    ctx = find_contexts(y, ws.text, cfg.k, cfg.smoothing, cfg.seed)
+    return LabeledPart(labeled, class_priors(y), ctx.membership())
+
+
+def run_variant(
+    name: str, ws: Workspace, ratio: float, seed: int, settings: Settings, fold: int | None = None
+) -> VariantScore:
+    """Variant ``name`` trained for a labeled ratio and split seed, and its mAP on the test set (or on ``fold``).
+
+    With ``fold``, the held-out labeled images are scored instead of the test set (:func:`labeled_rows`).
+    """
+    labeled, held_out = labeled_rows(ws.train_ids, ratio, seed, fold)
+    result = _train(name, ws, labeled_part(ws, labeled, settings.contexts), settings, ws.test if fold is None else None)
+    last = result.history[-1]
+    return VariantScore(
+        _map(model_scorer(result.model), ws, held_out), last.get("pseudo_precision"), last.get("pseudo_recall")
+    )
+
+
+def _train(name: str, ws: Workspace, part: LabeledPart, s: Settings, test: FeatureSet | None) -> TrainResult:
+    return train_variant(name, ws.train, ws.text, part, s.model, s.train, s.pseudo, test)
+
+
+def run_baselines(
+    ws: Workspace, ratio: float, seed: int, settings: Settings, fold: int | None = None
+) -> dict[str, VariantScore]:
+    """The baselines for a labeled ratio and split seed (a ``fold`` held out), scored as :func:`run_variant` scores."""
+    labeled, held_out = labeled_rows(ws.train_ids, ratio, seed, fold)
+    scorers = baseline_scorers(
+        ws.train, np.flatnonzero(labeled), ws.text, settings.model, settings.evaluate.linear_probe_c
+    )
+    return {name: VariantScore(_map(f, ws, held_out)) for name, f in scorers.items()}
+
+
+def _map(scorer: Scorer, ws: Workspace, held_out: np.ndarray | None) -> float:
+    """mAP on the test set, or on the held-out training rows."""
+    if held_out is None:
+        return mean_ap(ws.test.y, scorer(ws.test, None))
+    return mean_ap(ws.train.y[held_out], scorer(ws.train, held_out))
+
+
+def all_labels_probe(train: FeatureSet, c: float) -> Scorer:
+    """The :data:`PROBE_ORACLE`: a linear probe on the global embeddings and every label of the training pool."""
+    probe = linear_probe(train.global_array(), train.y, c=c)
+    return lambda feats, rows: probe(feats.global_array(rows))
+
+
+def run_oracle(name: str, ws: Workspace, settings: Settings) -> VariantScore:
+    """The test mAP of oracle ``name`` (:data:`ORACLES`): what labels on the whole pool could reach at most."""
+    if name == PROBE_ORACLE:
+        return VariantScore(_map(all_labels_probe(ws.train, settings.evaluate.linear_probe_c), ws, None))
+    if name != SUPERVISED_ORACLE:
+        raise ValueError(f"unknown oracle {name!r}; one of {', '.join(ORACLES)}")
+    part = labeled_part(ws, np.ones(len(ws.train), dtype=bool), settings.contexts)
+    return VariantScore(_map(model_scorer(_train("supervised", ws, part, settings, ws.test).model), ws, None))
+
+
+def evaluation_scorers(
+    ws: Workspace, models: dict[str, torch.nn.Module], model_cfg: ModelConfig, probe_c: float
+) -> dict[str, Scorer]:
+    """What the evaluate stage scores, in its order: the baselines, the linear-probe oracle, the trained ``models``.
+
+    The label-specific zero-shot read-out attends as ``model_cfg``'s untrained model does.
+    """
+    baselines = baseline_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, model_cfg, probe_c)
+    oracle = all_labels_probe(ws.train, probe_c)
+    return {
+        **baselines,
+        PROBE_ORACLE: oracle,
+        **{name: model_scorer(model) for name, model in models.items()},
+    }
