@@ -1,4 +1,4 @@
-"""evaluate: score every variant on the test set; write metrics/eval.json, predictions and plots."""
+"""evaluate: score every variant on the test set; write metrics/eval/<variant>.json, a report, predictions and plots."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.scoring import (
     EvaluateConfig,
     baseline_scorers,
+    headline,
     model_scorer,
     per_class_ap_csv,
     pr_curves_csv,
     predictions_table,
     report,
     score_variants,
+    variant_results,
 )
 from ssmll.evaluation.workspace import load_workspace
 from ssmll.serving.bundle import load_bundle
@@ -37,7 +39,10 @@ cli = app(__doc__)
 
 #: An upper reference, not a competitor: how far labels could take these features.
 ORACLE = "linear_probe_all_labels"
-ORACLE_NOTE = "linear probe on every training label, the unlabeled part's hidden ones included: reported only, never used to choose"
+ORACLE_NOTE = (
+    "linear probe on every training label, the unlabeled part's hidden ones included: "
+    "reported only, never used to choose"
+)
 
 
 @cli.command()
@@ -49,7 +54,10 @@ def main(
     split_dir: Path = SPLIT_OPTION,
     models: Path = typer.Option(Path("data/models"), help="Directory with method.pt and supervised.pt."),
     out: Path = typer.Option(Path("data/evaluate"), help="Directory for predictions.parquet."),
-    metrics: Path = typer.Option(Path("metrics/eval.json"), help="Metrics file."),
+    metrics: Path = typer.Option(Path("metrics/eval"), help="Directory for one metrics file per variant."),
+    report_file: Path = typer.Option(
+        Path("metrics/eval_report.json"), "--report", help="How the metrics were computed; precision and recall."
+    ),
     plots: Path = typer.Option(
         Path("metrics/plots"), help="Directory for per-class AP and the precision-recall curves."
     ),
@@ -75,16 +83,14 @@ def main(
         "method": model_scorer(method),
     }
     scores, thresholds = score_variants(scorers, test, ws.train, ws.labeled, ws.priors)
-    result = report(test.y, scores, thresholds, ws.classes)
-    result["oracle_variants"] = {ORACLE: ORACLE_NOTE}
+    results = variant_results(test.y, scores, thresholds)
     write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
     write_text(per_class_ap_csv(test.y, scores, ws.classes), plots / "per_class_ap.csv")
     write_text(pr_curves_csv(test.y, scores), plots / "pr_curves.csv")
-    write_json(result, metrics)
-    for name in scores:
-        typer.echo(
-            f"{name:>24}: mAP {result[name]['mAP']:.2f}  CF1 {result[name]['CF1']:.2f}  OF1 {result[name]['OF1']:.2f}"
-        )
+    for name, result in results.items():
+        write_json(headline(result), metrics / f"{name}.json")
+        typer.echo(f"{name:>24}: mAP {result['mAP']:.2f}  CF1 {result['CF1']:.2f}  OF1 {result['OF1']:.2f}")
+    write_json({**report(test.y, results, ws.classes), "oracle_variants": {ORACLE: ORACLE_NOTE}}, report_file)
 
 
 if __name__ == "__main__":

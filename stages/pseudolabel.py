@@ -40,9 +40,12 @@ def main(
         Path("data/pseudolabels"), help="Directory for pseudolabels.parquet and pseudolabels.csv."
     ),
     metrics: Path = typer.Option(Path("metrics/pseudo.json"), help="Pseudo-label quality."),
+    report_file: Path = typer.Option(
+        Path("metrics/pseudo_report.json"), "--report", help="The rule, and how many images and labels."
+    ),
     device: str = DEVICE_OPTION,
 ) -> None:
-    """Write pseudo-labels (with scores; and as a CSV of label names) for the unlabeled part and their CP/CR/CF1/OP/OR/OF1."""
+    """Write pseudo-labels (with scores; as a CSV of label names) for the unlabeled part, and their quality."""
     cfg = read_config(params, "pseudo", PseudoConfig)
     dev = resolve_device(device)
     ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
@@ -54,10 +57,11 @@ def main(
     positives = pseudo.positives
     paths = read_split(prepared, "train").column("path").to_pylist()
     write_pseudo_labels(out, [ws.train_ids[i] for i in unl], [paths[i] for i in unl], probs, positives, ws.classes)
-    report = {k: round(v, 4) for k, v in f1_report(ws.train.y[unl], positives).items()}
-    report.update({"rule": cfg.threshold, "unlabeled_images": int(len(unl)), "positives": int(positives.sum())})
-    write_json(report, metrics)
-    typer.echo(f"pseudo-labels for {len(unl)} images: CF1 {report['CF1']:.2f} OF1 {report['OF1']:.2f}")
+    quality = {k: round(v, 4) for k, v in f1_report(ws.train.y[unl], positives).items()}
+    write_json(quality, metrics)
+    counts = {"unlabeled_images": int(len(unl)), "positives": int(positives.sum())}
+    write_json({"rule": cfg.threshold, **counts}, report_file)
+    typer.echo(f"pseudo-labels for {len(unl)} images: CF1 {quality['CF1']:.2f} OF1 {quality['OF1']:.2f}")
 
 
 if __name__ == "__main__":

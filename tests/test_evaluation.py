@@ -1,4 +1,4 @@
-"""ssmll.evaluation.scoring: the metrics file, per-class AP for dvc plots, and the predictions table."""
+"""ssmll.evaluation.scoring: the metrics files and report, per-class AP for dvc plots, and the predictions table."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import pytest
 
 from ssmll.evaluation.metrics import evaluation, per_class_ap
 from ssmll.evaluation.scoring import (
+    HEADLINE,
     RECALL_LEVELS,
     THRESHOLD_RULE,
+    headline,
     per_class_ap_csv,
     pr_curves_csv,
     predictions_table,
     report,
     score_variants,
+    variant_results,
 )
 from ssmll.method.featureset import FeatureSet
 from ssmll.method.thresholds import cap_thresholds
@@ -33,17 +36,27 @@ def data() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return y, scores
 
 
-def test_report_decides_every_variant_at_its_own_thresholds(data):
+def test_every_variant_is_decided_at_its_own_thresholds(data):
     y, scores = data
     thresholds = {"zeroshot": np.full(4, 0.5), "linear_probe": np.array([0.2, 0.4, 0.6, 0.8])}
-    result = report(y, scores, thresholds, CLASSES)
+    results = variant_results(y, scores, thresholds)
     for name, s in scores.items():
-        assert result[name] == evaluation(y, s, s >= thresholds[name][None, :])
-        assert {"mAP", "CF1", "OF1"} <= set(result[name])
-    assert result["linear_probe"]["mAP"] > result["zeroshot"]["mAP"]
-    assert result["test_images"] == 30
-    assert result["classes_excluded_from_mAP"] == ["three"]
-    assert "excluded" in result["mAP_policy"]
+        assert results[name] == evaluation(y, s, s >= thresholds[name][None, :])
+    assert results["linear_probe"]["mAP"] > results["zeroshot"]["mAP"]
+
+
+def test_metrics_files_hold_the_headline_and_the_report_the_rest(data):
+    """Each number lands in one file: a variant's metrics file, or the report (precision and recall)."""
+    y, scores = data
+    results = variant_results(y, scores, {name: np.full(4, 0.5) for name in scores})
+    out = report(y, results, CLASSES)
+    for name, result in results.items():
+        assert list(headline(result)) == list(HEADLINE) == ["mAP", "CF1", "OF1"]
+        assert {**headline(result), **out["precision_and_recall"][name]} == result
+        assert set(out["precision_and_recall"][name]) == {"CP", "CR", "OP", "OR"}
+    assert out["test_images"] == 30
+    assert out["classes_excluded_from_mAP"] == ["three"]
+    assert "excluded" in out["mAP_policy"] and out["threshold_rule"] == THRESHOLD_RULE
 
 
 def test_per_class_csv_has_one_row_per_class_and_a_column_per_variant(data):
@@ -93,7 +106,7 @@ def test_a_perfect_ranking_has_precision_one_at_every_recall():
 
 
 def test_thresholds_come_from_the_unlabeled_training_images_never_the_test_set():
-    """CF1/OF1 thresholds: each variant's scores of the unlabeled part and the labeled priors (CAP), fixed before the test set."""
+    """CF1/OF1 thresholds: each variant's scores of the unlabeled part and the labeled priors (CAP), before the test."""
     rng = np.random.default_rng(1)
     train = FeatureSet.from_arrays(rng.random((40, 1, 3)), rng.random((40, 1, 2, 3)), np.zeros((40, 2)))
     test = FeatureSet.from_arrays(rng.random((10, 1, 3)), rng.random((10, 1, 2, 3)), np.zeros((10, 2)))

@@ -46,8 +46,9 @@ def test_contexts_write_assignment_heat_map_and_summary(trained):
     assert sorted(c for group in contexts["contexts"] for c in group) == sorted(contexts["classes"])
     lines = (trained / "metrics/plots/cooccurrence.csv").read_text().splitlines()
     assert lines[0] == "class,with,affinity" and len(lines) == 1 + 100
-    summary = json.loads((trained / "metrics/contexts.json").read_text())
-    assert summary["k"] == 3
+    summary = json.loads((trained / "metrics/contexts_report.json").read_text())
+    assert summary["k"] == 3 and len(summary["contexts"]) == 3
+    assert list(json.loads((trained / "metrics/contexts.json").read_text())) == ["adjusted_rand_index"]
 
 
 def test_train_writes_a_bundle_metrics_and_curves(trained):
@@ -72,9 +73,10 @@ def test_pseudolabels_cover_the_unlabeled_part_with_scores_and_quality(trained):
     assert table.num_rows == int((~split.column("labeled").to_numpy()).sum())
     scores = np.stack(table.column("scores").to_numpy(zero_copy_only=False))
     assert scores.shape == (table.num_rows, 10) and ((scores >= 0) & (scores <= 1)).all()
-    report = json.loads((trained / "metrics/pseudo.json").read_text())
-    assert {"CP", "CR", "CF1", "OP", "OR", "OF1"} <= set(report)
-    assert report["rule"] == "cap"
+    quality = json.loads((trained / "metrics/pseudo.json").read_text())
+    assert set(quality) == {"CP", "CR", "CF1", "OP", "OR", "OF1"}
+    report = json.loads((trained / "metrics/pseudo_report.json").read_text())
+    assert report["rule"] == "cap" and report["unlabeled_images"] == table.num_rows
 
 
 def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained):

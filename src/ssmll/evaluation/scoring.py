@@ -86,16 +86,34 @@ def _thresholds(f: Scorer, train: FeatureSet, labeled: np.ndarray, priors: np.nd
     return decision_thresholds(lambda rows: f(train, rows), labeled, priors)
 
 
-def report(
-    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], classes: list[str]
-) -> dict[str, Any]:
-    """The metrics file: one entry per variant (mAP, CF1, OF1, ...) and how they were computed."""
-    out: dict[str, Any] = {name: evaluation(y, s, apply_thresholds(s, thresholds[name])) for name, s in scores.items()}
-    out["test_images"] = int(len(y))
-    out["classes_excluded_from_mAP"] = classes_without_positives(y, classes)
-    out["mAP_policy"] = MAP_POLICY
-    out["threshold_rule"] = THRESHOLD_RULE
-    return out
+#: What each variant's metrics file holds: the numbers the papers compare, few enough that ``dvc metrics show``
+#: and ``dvc exp show`` stay readable. Precision and recall (CP, CR, OP, OR) go to the report.
+HEADLINE = ("mAP", "CF1", "OF1")
+
+
+def variant_results(
+    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Each variant's mAP and F1 family (CP, CR, CF1, OP, OR, OF1), decided at its own thresholds."""
+    return {name: evaluation(y, s, apply_thresholds(s, thresholds[name])) for name, s in scores.items()}
+
+
+def headline(result: dict[str, float]) -> dict[str, float]:
+    """One variant's metrics file (:data:`HEADLINE`)."""
+    return {k: result[k] for k in HEADLINE}
+
+
+def report(y: np.ndarray, results: dict[str, dict[str, float]], classes: list[str]) -> dict[str, Any]:
+    """The evaluate stage's plain report: how the metrics were computed, and each variant's precision and recall."""
+    return {
+        "test_images": int(len(y)),
+        "classes_excluded_from_mAP": classes_without_positives(y, classes),
+        "mAP_policy": MAP_POLICY,
+        "threshold_rule": THRESHOLD_RULE,
+        "precision_and_recall": {
+            name: {k: v for k, v in r.items() if k not in HEADLINE} for name, r in results.items()
+        },
+    }
 
 
 def per_class_ap_csv(y: np.ndarray, scores: dict[str, np.ndarray], classes: list[str]) -> str:
