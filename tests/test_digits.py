@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ssmll.core.errors import UserError
-from ssmll.data.digits.scenes import CLASS_NAMES, DigitScenesConfig, _split_scans, build, draw_digits
+from ssmll.data.digits.scenes import CLASS_NAMES, DigitScenesConfig, _split_scans, build, class_weights, draw_digits
 
 SMALL = DigitScenesConfig(n_train=12, n_test=6, image_size=64)
 
@@ -78,8 +78,29 @@ def test_with_in_group_probability_one_a_scene_stays_in_one_group():
         ({"n_test": 0}, "n_train and n_test"),
         ({"image_size": 16}, "image_size"),
         ({"test_fraction_of_scans": 1.0}, "test_fraction_of_scans"),
+        ({"class_skew": -1.0}, "class_skew"),
     ],
 )
 def test_impossible_settings_are_user_errors(change, message):
     with pytest.raises(UserError, match=message):
         build(dataclasses.replace(SMALL, **change))
+
+
+def frequencies(cfg: DigitScenesConfig, n: int = 2000) -> np.ndarray:
+    counts = np.zeros(10)
+    for i in range(n):
+        counts[draw_digits(np.random.default_rng([0, 0, i]), cfg)] += 1
+    return counts / n
+
+
+def test_class_skew_makes_a_long_tail_in_its_seeded_order():
+    skewed = DigitScenesConfig(class_skew=3.0)
+    freq, order = frequencies(skewed), np.argsort(-class_weights(skewed))
+    assert freq[order[0]] > 0.8 and freq[order[-1]] < 0.1 and freq.min() < 0.05
+    assert frequencies(DigitScenesConfig()).min() > 0.2  # balanced without skew
+
+
+def test_no_skew_draws_as_before():
+    """class_skew 0 keeps the balanced scenes byte for byte: the first draws as the code drew them before the param."""
+    got = [draw_digits(np.random.default_rng([0, 0, i]), DigitScenesConfig()) for i in range(6)]
+    assert got == [[7, 8, 9], [9, 8], [2, 3, 1], [8, 2, 7, 9], [3, 2, 0, 1], [9, 5, 7, 8]]

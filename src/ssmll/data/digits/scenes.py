@@ -4,7 +4,9 @@ Each scene is a colour image with 1..4 real 8x8 digit scans (upscaled) at random
 scales, offsets and colours on a random two-colour gradient. Its labels are the digits
 present. Co-occurrence is structured: a scene first draws one hidden context (a group of
 digits) and picks each digit from it with probability ``in_group_prob``, else from the
-other digits, so a context-identification task has something to recover. Train and test
+other digits, so a context-identification task has something to recover. ``class_skew`` (a Zipf
+exponent over a seeded order of the digits) makes class frequencies long-tailed, as in the
+benchmarks; 0 draws uniformly within a pool, byte for byte the balanced scenes. Train and test
 scenes use disjoint source scans, and neither uses a scan of the embedded CLIP's
 pretraining corpus (``digit_scans``). Everything is a pure function of the config and seed.
 """
@@ -45,6 +47,7 @@ class DigitScenesConfig:
     groups: list[list[int]] = field(default_factory=lambda: [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]])
     in_group_prob: float = 0.9
     test_fraction_of_scans: float = 0.3
+    class_skew: float = 0.0
     seed: int = 0
 
     def validate(self) -> None:
@@ -57,6 +60,8 @@ class DigitScenesConfig:
             raise UserError("data.digits needs 1 <= min_digits <= max_digits <= 9")
         if not 0.0 <= self.in_group_prob <= 1.0:
             raise UserError("data.digits.in_group_prob must be within [0, 1]")
+        if self.class_skew < 0:
+            raise UserError("data.digits.class_skew must be >= 0 (0: balanced classes)")
         if not 0.0 < self.test_fraction_of_scans < 1.0:
             raise UserError("data.digits.test_fraction_of_scans must be within (0, 1)")
         flat = [d for g in self.groups for d in g]
@@ -90,16 +95,29 @@ def _split_scans(cfg: DigitScenesConfig) -> dict[str, ScanPool]:
     return {"train": train, "test": test}
 
 
+def class_weights(cfg: DigitScenesConfig) -> np.ndarray:
+    """Per digit, its Zipf weight ``rank ** -class_skew`` in a seeded order of the digits (all 1 without skew)."""
+    rank = np.empty(10, dtype=np.int64)
+    rank[np.random.default_rng([cfg.seed, 7]).permutation(10)] = np.arange(1, 11)
+    return rank.astype(np.float64) ** -cfg.class_skew
+
+
 def draw_digits(rng: np.random.Generator, cfg: DigitScenesConfig) -> list[int]:
     """Draw the distinct digits of one scene from one hidden context."""
-    group = cfg.groups[rng.integers(len(cfg.groups))]
+    if cfg.class_skew:  # a context as likely as its digits' weights, and a digit within a pool as its weight
+        weights = class_weights(cfg)
+        mass = np.array([weights[g].sum() for g in cfg.groups])
+        group = cfg.groups[rng.choice(len(cfg.groups), p=mass / mass.sum())]
+    else:
+        weights, group = None, cfg.groups[rng.integers(len(cfg.groups))]
     k = int(rng.integers(cfg.min_digits, cfg.max_digits + 1))
     chosen: list[int] = []
     for _ in range(k):
         inside = [d for d in group if d not in chosen]
         outside = [d for d in range(10) if d not in group and d not in chosen]
         pool = inside if (rng.random() < cfg.in_group_prob and inside) or not outside else outside
-        chosen.append(int(rng.choice(pool)))
+        p = None if weights is None else weights[pool] / weights[pool].sum()
+        chosen.append(int(rng.choice(pool, p=p)))
     return chosen
 
 
