@@ -8,12 +8,11 @@ import numpy as np
 import typer
 
 from ssmll.core.files import write_json, write_parquet, write_text
-from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.scoring import (
+    ORACLES,
     EvaluateConfig,
-    baseline_scorers,
+    evaluation_scorers,
     headline,
-    model_scorer,
     per_class_ap_csv,
     pr_curves_csv,
     predictions_table,
@@ -36,13 +35,6 @@ from stages._cli import (
 )
 
 cli = app(__doc__)
-
-#: An upper reference, not a competitor: how far labels could take these features.
-ORACLE = "linear_probe_all_labels"
-ORACLE_NOTE = (
-    "linear probe on every training label, the unlabeled part's hidden ones included: "
-    "reported only, never used to choose"
-)
 
 
 @cli.command()
@@ -74,14 +66,8 @@ def main(
     test = ws.test
     method = load_bundle(models / "method.pt").model.to(dev)
     supervised = load_bundle(models / "supervised.pt").model.to(dev)
-    baselines = baseline_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, method.cfg, cfg.linear_probe_c)
-    oracle = linear_probe(ws.train.global_array(), ws.train.y, c=cfg.linear_probe_c)
-    scorers = {
-        **baselines,
-        ORACLE: lambda feats, rows: oracle(feats.global_array(rows)),
-        "supervised": model_scorer(supervised),
-        "method": model_scorer(method),
-    }
+    trained = {"supervised": supervised, "method": method}
+    scorers = evaluation_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, trained, method.cfg, cfg.linear_probe_c)
     scores, thresholds = score_variants(scorers, test, ws.train, ws.labeled, ws.priors)
     results = variant_results(test.y, scores, thresholds)
     write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
@@ -90,7 +76,8 @@ def main(
     for name, result in results.items():
         write_json(headline(result), metrics / f"{name}.json")
         typer.echo(f"{name:>24}: mAP {result['mAP']:.2f}  CF1 {result['CF1']:.2f}  OF1 {result['OF1']:.2f}")
-    write_json({**report(test.y, results, ws.classes), "oracle_variants": {ORACLE: ORACLE_NOTE}}, report_file)
+    oracles = {name: note for name, note in ORACLES.items() if name in scores}
+    write_json({**report(test.y, results, ws.classes), "oracle_variants": oracles}, report_file)
 
 
 if __name__ == "__main__":

@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ssmll.evaluation.experiment import (  # noqa: E402
     FOLDS,
-    ORACLES,
     Settings,
     VariantScore,
     run_baselines,
     run_oracle,
     run_variant,
 )
+from ssmll.evaluation.scoring import ORACLES  # noqa: E402
 
 BASELINES = ("zeroshot", "zeroshot_label_specific", "linear_probe")
 TRAINED = ("supervised", "method")

@@ -7,12 +7,18 @@ import io
 
 import numpy as np
 import pytest
+import torch
 
+from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.metrics import evaluation, per_class_ap
 from ssmll.evaluation.scoring import (
     HEADLINE,
+    ORACLES,
+    PROBE_ORACLE,
     RECALL_LEVELS,
     THRESHOLD_RULE,
+    all_labels_probe,
+    evaluation_scorers,
     headline,
     per_class_ap_csv,
     pr_curves_csv,
@@ -21,7 +27,8 @@ from ssmll.evaluation.scoring import (
     score_variants,
     variant_results,
 )
-from ssmll.method.featureset import FeatureSet
+from ssmll.method.featureset import FeatureSet, predict
+from ssmll.method.model import AlignmentModel, ModelConfig
 from ssmll.method.thresholds import cap_thresholds
 
 CLASSES = ["zero", "one", "two", "three"]
@@ -123,3 +130,19 @@ def test_thresholds_come_from_the_unlabeled_training_images_never_the_test_set()
     np.testing.assert_array_equal(scores["v"], test.global_array()[:, :2])
     np.testing.assert_array_equal(thresholds["v"], cap_thresholds(train.global_array(np.arange(8, 40))[:, :2], priors))
     assert seen == [10, 32] and "before the test set" in THRESHOLD_RULE
+
+
+def test_the_evaluate_stage_scores_the_baselines_the_probe_oracle_and_the_trained_models_in_that_order():
+    rng = np.random.default_rng(2)
+    y = (rng.random((40, 2)) < 0.5).astype(np.float32)
+    train = FeatureSet.from_arrays(rng.random((40, 1, 3)), rng.random((40, 1, 2, 3)), y)
+    test = FeatureSet.from_arrays(rng.random((10, 1, 3)), rng.random((10, 1, 2, 3)), np.zeros((10, 2)))
+    text = rng.random((2, 3)).astype(np.float32)
+    model = AlignmentModel(torch.from_numpy(text), torch.ones(2, 1), ModelConfig()).eval()
+    scorers = evaluation_scorers(train, np.arange(10), text, {"method": model}, ModelConfig(), 1.0)
+    assert list(scorers) == ["zeroshot", "linear_probe", "zeroshot_label_specific", PROBE_ORACLE, "method"]
+    np.testing.assert_array_equal(scorers["method"](test, None), predict(model, test))
+    probe = linear_probe(train.global_array(), train.y, c=1.0)
+    np.testing.assert_array_equal(scorers[PROBE_ORACLE](test, None), probe(test.global_array()))
+    np.testing.assert_array_equal(all_labels_probe(train, 1.0)(test, np.arange(3)), probe(test.global_array()[:3]))
+    assert all("reported only, never used to choose" in note for note in ORACLES.values())

@@ -14,12 +14,9 @@ from ssmll.data.split import class_priors, labeled_split
 from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.experiment import (
     FOLDS,
-    ORACLES,
-    PROBE_ORACLE,
     SECTIONS,
     Settings,
     VariantScore,
-    evaluation_scorers,
     labeled_part,
     labeled_rows,
     run_baselines,
@@ -27,6 +24,7 @@ from ssmll.evaluation.experiment import (
     run_variant,
 )
 from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.scoring import ORACLES, PROBE_ORACLE
 from ssmll.evaluation.workspace import Workspace
 from ssmll.method.contexts import ContextsConfig, find_contexts
 from ssmll.method.featureset import predict
@@ -97,9 +95,6 @@ def test_the_probe_oracle_learns_every_training_label(ws):
     probe = linear_probe(ws.train.global_array(), ws.train.y, c=SHORT.evaluate.linear_probe_c)
     expected = mean_ap(ws.test.y, probe(ws.test.global_array()))
     assert run_oracle(PROBE_ORACLE, ws, SHORT) == VariantScore(expected)
-    scorers = evaluation_scorers(ws, {"supervised": torch.nn.Identity()}, SHORT.model, SHORT.evaluate.linear_probe_c)
-    assert list(scorers) == ["zeroshot", "linear_probe", "zeroshot_label_specific", PROBE_ORACLE, "supervised"]
-    np.testing.assert_array_equal(scorers[PROBE_ORACLE](ws.test, None), probe(ws.test.global_array()))
 
 
 def test_the_supervised_oracle_trains_on_every_label(ws):

@@ -1,13 +1,12 @@
-"""One variant trained and scored for a labeled split and params: the stages and the studies call this.
+"""A variant trained and scored for a labeled ratio, split seed and params, as the pipeline's stages would.
 
 The train stage takes its labeled part from the split and contexts stages' files; the
 studies (``studies/method_table.py``) compute it in memory for any labeled ratio, split
 seed and held-out fold (:func:`labeled_rows`, :func:`labeled_part`), as those stages
 would, and train with the train stage's :func:`~ssmll.method.variants.train_variant`
-(:func:`run_variant`), so that a study's number is the pipeline's. The evaluate stage
-scores every variant with :func:`evaluation_scorers`. The oracles, which learn every training label
-(the unlabeled part's hidden ones too), live here (:data:`ORACLES`): reported, never used
-to choose.
+(:func:`run_variant`), so that a study's number is the pipeline's. :func:`run_oracle`
+scores the oracles of :data:`~ssmll.evaluation.scoring.ORACLES`, which learn every training
+label (the unlabeled part's hidden ones too): reported, never used to choose.
 """
 
 from __future__ import annotations
@@ -17,13 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from ssmll.core.config import from_params
 from ssmll.data.split import class_priors, labeled_split
-from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.metrics import mean_ap
-from ssmll.evaluation.scoring import EvaluateConfig, Scorer, baseline_scorers, model_scorer
+from ssmll.evaluation.scoring import (
+    ORACLES,
+    PROBE_ORACLE,
+    SUPERVISED_ORACLE,
+    EvaluateConfig,
+    Scorer,
+    all_labels_probe,
+    baseline_scorers,
+    model_scorer,
+)
 from ssmll.evaluation.workspace import Workspace
 from ssmll.method.contexts import ContextsConfig, find_contexts
 from ssmll.method.featureset import FeatureSet
@@ -34,19 +40,6 @@ from ssmll.method.variants import LabeledPart, train_variant
 
 #: Folds of the labeled part when settings are chosen by cross-validation on it (:func:`labeled_rows`).
 FOLDS = 3
-
-PROBE_ORACLE, SUPERVISED_ORACLE = "linear_probe_all_labels", "supervised_all_labels"
-#: The oracles and what each is: upper references on every training label, not competitors.
-ORACLES = {
-    PROBE_ORACLE: (
-        "linear probe on every training label, the unlabeled part's hidden ones included: "
-        "reported only, never used to choose"
-    ),
-    SUPERVISED_ORACLE: (
-        "the supervised variant on every training label, the unlabeled part's hidden ones included: "
-        "reported only, never used to choose"
-    ),
-}
 
 #: The params sections :class:`Settings` holds, and their configs.
 SECTIONS = {
@@ -60,7 +53,7 @@ SECTIONS = {
 
 @dataclass(frozen=True)
 class Settings:
-    """The params a variant's training and scoring read; a caller that needs fewer sections leaves the rest default."""
+    """The params sections a variant's training and scoring read, each its validated config."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -145,12 +138,6 @@ def _map(scorer: Scorer, ws: Workspace, held_out: np.ndarray | None) -> float:
     return mean_ap(ws.train.y[held_out], scorer(ws.train, held_out))
 
 
-def all_labels_probe(train: FeatureSet, c: float) -> Scorer:
-    """The :data:`PROBE_ORACLE`: a linear probe on the global embeddings and every label of the training pool."""
-    probe = linear_probe(train.global_array(), train.y, c=c)
-    return lambda feats, rows: probe(feats.global_array(rows))
-
-
 def run_oracle(name: str, ws: Workspace, settings: Settings) -> VariantScore:
     """The test mAP of oracle ``name`` (:data:`ORACLES`): what labels on the whole pool could reach at most."""
     if name == PROBE_ORACLE:
@@ -159,19 +146,3 @@ def run_oracle(name: str, ws: Workspace, settings: Settings) -> VariantScore:
         raise ValueError(f"unknown oracle {name!r}; one of {', '.join(ORACLES)}")
     part = labeled_part(ws, np.ones(len(ws.train), dtype=bool), settings.contexts)
     return VariantScore(_map(model_scorer(_train("supervised", ws, part, settings, ws.test).model), ws, None))
-
-
-def evaluation_scorers(
-    ws: Workspace, models: dict[str, torch.nn.Module], model_cfg: ModelConfig, probe_c: float
-) -> dict[str, Scorer]:
-    """What the evaluate stage scores, in its order: the baselines, the linear-probe oracle, the trained ``models``.
-
-    The label-specific zero-shot read-out attends as ``model_cfg``'s untrained model does.
-    """
-    baselines = baseline_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, model_cfg, probe_c)
-    oracle = all_labels_probe(ws.train, probe_c)
-    return {
-        **baselines,
-        PROBE_ORACLE: oracle,
-        **{name: model_scorer(model) for name, model in models.items()},
-    }

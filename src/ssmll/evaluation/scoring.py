@@ -1,9 +1,10 @@
 """Scoring every variant on the same test set and shaping the results for DVC.
 
 Every variant is a *scorer*: scores for any rows of a feature set (view 0). The evaluate
-stage and ``studies/method_table.py`` build the variants here, score the test set with
-them, and decide CF1/OF1 with class-wise thresholds that each variant's own scores of the
-unlabeled training images set (:data:`THRESHOLD_RULE`): the test set chooses nothing.
+stage and ``studies/method_table.py`` build the variants (and the oracles, :data:`ORACLES`)
+here, score the test set with them, and decide CF1/OF1 with class-wise thresholds that each
+variant's own scores of the unlabeled training images set (:data:`THRESHOLD_RULE`): the
+test set chooses nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,46 @@ def baseline_scorers(
 
 def model_scorer(model: torch.nn.Module) -> Scorer:
     return lambda feats, rows: predict(model, feats, rows)
+
+
+PROBE_ORACLE, SUPERVISED_ORACLE = "linear_probe_all_labels", "supervised_all_labels"
+#: The oracles and what each is: upper references on every training label, not competitors. The evaluate
+#: stage scores :data:`PROBE_ORACLE`; the studies also train :data:`SUPERVISED_ORACLE`
+#: (:func:`ssmll.evaluation.experiment.run_oracle`).
+ORACLES = {
+    PROBE_ORACLE: (
+        "linear probe on every training label, the unlabeled part's hidden ones included: "
+        "reported only, never used to choose"
+    ),
+    SUPERVISED_ORACLE: (
+        "the supervised variant on every training label, the unlabeled part's hidden ones included: "
+        "reported only, never used to choose"
+    ),
+}
+
+
+def all_labels_probe(train: FeatureSet, c: float) -> Scorer:
+    """The :data:`PROBE_ORACLE`: a linear probe on the global embeddings and every label of the training pool."""
+    probe = linear_probe(train.global_array(), train.y, c=c)
+    return lambda feats, rows: probe(feats.global_array(rows))
+
+
+def evaluation_scorers(
+    train: FeatureSet,
+    labeled: np.ndarray,
+    text: np.ndarray,
+    models: dict[str, torch.nn.Module],
+    model_cfg: ModelConfig,
+    probe_c: float,
+) -> dict[str, Scorer]:
+    """What the evaluate stage scores, in its order: the baselines, the probe oracle, then the trained ``models``.
+
+    ``labeled`` are the rows of ``train`` the linear probe learns from; the label-specific
+    read-out attends as ``model_cfg``'s untrained model does.
+    """
+    baselines = baseline_scorers(train, labeled, text, model_cfg, probe_c)
+    oracle = all_labels_probe(train, probe_c)
+    return {**baselines, PROBE_ORACLE: oracle, **{name: model_scorer(model) for name, model in models.items()}}
 
 
 def score_variants(
