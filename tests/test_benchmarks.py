@@ -1,4 +1,4 @@
-"""The benchmarks run as their docstrings say, on tiny sizes (their figures are quoted in the README)."""
+"""The benchmarks run as their docstrings say, on tiny sizes (their figures are quoted in docs/scale.md)."""
 
 from __future__ import annotations
 

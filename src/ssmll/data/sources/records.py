@@ -34,14 +34,14 @@ def require_dir(path: str | Path, param: str, expected: str) -> Path:
     if not path.is_dir():
         raise UserError(
             f"{param}={path} is not a directory; it should hold {expected} "
-            f"(see README, Datasets), or set -S {param}=/path/to/it"
+            f"(see docs/datasets.md), or set -S {param}=/path/to/it"
         )
     return path
 
 
 def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
-        raise UserError(f"{what} not found: {path}; check the dataset's layout (README, Datasets)")
+        raise UserError(f"{what} not found: {path}; check the dataset's layout (docs/datasets.md)")
     return path
 
 

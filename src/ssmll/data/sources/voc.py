@@ -68,7 +68,7 @@ def _year_dir(root: Path, year: str, param: str) -> Path:
             return candidate
     raise UserError(
         f"no VOCdevkit/VOC{year}/ImageSets/Main under {param}.root={root}; "
-        f"extract the VOC {year} tar files there (see README, Datasets)"
+        f"extract the VOC {year} tar files there (see docs/datasets.md)"
     )
 
 
