@@ -20,7 +20,8 @@ settings otherwise) as subprocesses, and prints per N:
 
 It closes with a projection to COCO 2014 (82,081 train / 40,137 test images) and
 NUS-WIDE (about 150,000 / 100,000) from a linear fit of the measurements. ``--device
-cuda`` runs the same on a GPU (peak RSS is then host memory; the features live on the GPU).
+cuda`` runs the same on a GPU (peak RSS is then host memory; the features live on the GPU;
+``Measure.peak_gpu`` holds the GPU's peak, which ``gpu_check.py`` reports).
 
 Usage::
 
@@ -52,6 +53,8 @@ from ssmll.data.tables import PreparedDataset, make_table, write_prepared  # noq
 from ssmll.encoding.record import EncoderSpec, write_encoding  # noqa: E402
 from ssmll.encoding.store import SHARD_IMAGES, shard_name, shard_ranges, write_shard  # noqa: E402
 
+PEAK_GPU = "peak GPU memory:"  # the line benchmarks/cuda_peak.py prints
+
 DIM, GRID, VIEWS, CLASSES, GROUPS = 512, 7, 3, 80, 8
 DATASETS = {"COCO 2014": (82_081, 40_137), "NUS-WIDE": (150_000, 100_000)}
 
@@ -63,6 +66,7 @@ class Measure:
     fp16_bytes: int
     peak_rss: int
     semi_s: float
+    peak_gpu: int = 0  # PyTorch's peak reserved bytes on the GPU (0 on CPU)
 
     @property
     def per_1k(self) -> float:
@@ -129,7 +133,7 @@ def _unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 def run_stage(root: Path, *args: str) -> tuple[str, int]:
     """Run ``python -m stages.<args>`` in ``root``; its stderr and peak RSS in bytes."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, "-m", *args], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -156,12 +160,14 @@ def measure(n: int, semi_epochs: int, workdir: Path, device: str) -> Measure:
         run_stage(root, "stages.split")
         run_stage(root, "stages.contexts")
         device_args = ("--device", device) if device else ()
-        log, rss = run_stage(root, "stages.train", "--variant", "method", *device_args)
+        # under benchmarks/cuda_peak.py, which prints the stage's peak GPU memory at exit
+        log, rss = run_stage(root, "benchmarks.cuda_peak", "stages.train", "--variant", "method", *device_args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     load = float(re.search(r"loaded features of .* in ([\d.]+) s", log).group(1))
     semi = [float(s) for s in re.findall(r"^epoch +\d+ \[semi\] .* ([\d.]+) s$", log, re.M)][1:]
-    return Measure(n, load, fp16_bytes(n, n // 4), rss, float(np.mean(semi)))
+    gpu = re.search(rf"^{PEAK_GPU} (\d+) bytes reserved", log, re.M)
+    return Measure(n, load, fp16_bytes(n, n // 4), rss, float(np.mean(semi)), int(gpu.group(1)) if gpu else 0)
 
 
 def main(

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,13 +149,21 @@ def encode_missing(
     todo = staging.missing(shards)
     group.barrier()  # every process has its list before any writes
     mine = todo[group.rank :: group.world]
-    for split, table in tables.items():
-        part = [s for s in mine if s.split == split]
-        if not part:
-            continue
-        ids = table.column("image_id").to_pylist()
-        encoded = encode_shards(table, [s.rows for s in part], encoder, views[split], rt, desc=f"extract {split}")
-        for shard, (g, loc) in zip(part, encoded):
-            staging.write(shard, ids[shard.rows.start : shard.rows.stop], g, loc)
+    # A shard is written in a thread while the next one is encoded (written in turn, the encoder
+    # idled for each Parquet write: 0.3 s per 1,024 images at a 7x7 grid). At most one is pending.
+    with ThreadPoolExecutor(1) as writer:
+        pending: Future | None = None
+        for split, table in tables.items():
+            part = [s for s in mine if s.split == split]
+            if not part:
+                continue
+            ids = table.column("image_id").to_pylist()
+            encoded = encode_shards(table, [s.rows for s in part], encoder, views[split], rt, desc=f"extract {split}")
+            for shard, (g, loc) in zip(part, encoded):
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(staging.write, shard, ids[shard.rows.start : shard.rows.stop], g, loc)
+        if pending is not None:
+            pending.result()
     group.barrier()
     return len(shards), len(shards) - len(todo)
