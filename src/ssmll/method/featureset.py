@@ -41,6 +41,8 @@ class FeatureSet:
         """Hold the arrays as fp16 tensors on ``device`` (no copy on CPU when they are fp16 already)."""
         g, loc = (torch.from_numpy(np.asarray(a, dtype=np.float16)) for a in (global_, local))
         target = torch.device(device)
+        if target.type == "cuda" and target.index is None:  # "cuda" is the current GPU; a tensor's device names it
+            target = torch.device("cuda", torch.cuda.current_device())
         try:
             g, loc = g.to(target), loc.to(target)
         except torch.cuda.OutOfMemoryError:
