@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,13 +90,17 @@ def write_inputs(root: Path, n_train: int, n_test: int, semi_epochs: int, seed: 
         tables[split] = make_table(ids, _labels(rng, n))
     write_prepared(PreparedDataset(classes, classes, tables), root / "data" / "prepared")
     features = root / "data" / "features"
-    for split, views in (("train", VIEWS), ("test", 1)):
+    shards = []
+    for split_index, (split, views) in enumerate((("train", VIEWS), ("test", 1))):
         (features / split).mkdir(parents=True)
         ids = tables[split].column("image_id").to_pylist()
         for index, rows in enumerate(shard_ranges(len(ids))):
-            g = _unit(rng, (len(rows), views, DIM))
-            loc = _unit(rng, (len(rows), views, GRID * GRID, DIM))
-            write_shard(features / split / shard_name(index), ids[rows.start : rows.stop], g, loc)
+            path = features / split / shard_name(index)
+            shards.append((path, ids[rows.start : rows.stop], views, (seed, split_index, index)))
+    # Shards are independent (each seeded on its own): one process per core writes them, as many
+    # times faster (written in turn, N = 32k took 140 s of a 16-core GPU machine's time).
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_write_random_shard, *zip(*shards)))
     spec = EncoderSpec(
         model="synthetic",
         pretrained="none",
@@ -123,6 +128,12 @@ def _labels(rng: np.random.Generator, n: int) -> list[list[int]]:
         own = group * per_group + rng.integers(0, per_group, k)
         out.append(np.where(rng.random(k) < 0.9, own, rng.integers(0, CLASSES, k)).tolist())
     return out
+
+
+def _write_random_shard(path: Path, ids: list[str], views: int, seed: tuple[int, ...]) -> None:
+    """One shard of random unit vectors for ``ids``, ``views`` views each."""
+    rng = np.random.default_rng(seed)
+    write_shard(path, ids, _unit(rng, (len(ids), views, DIM)), _unit(rng, (len(ids), views, GRID * GRID, DIM)))
 
 
 def _unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
