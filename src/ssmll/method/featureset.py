@@ -88,10 +88,10 @@ def map_batches(
 ) -> np.ndarray:
     """``fn(global, local)`` on ``view`` (the plain one by default), batch by batch over ``rows`` (all if None).
 
-    The results land in one (n, C) host array. Each batch's result is copied into one array allocated at the first batch: kept as a
-    small tensor per batch, the results split the heap between the batches' large
-    temporaries, so that glibc could reuse none of them and memory grew by one batch's
-    temporaries per batch (docs/scale.md).
+    The results land in one (n, C) host array. Each batch's result is copied into one array
+    allocated at the first batch: kept as a small tensor per batch, the results split the
+    heap between the batches' large temporaries, so that glibc could reuse none of them and
+    memory grew by one batch's temporaries per batch (docs/scale.md).
     """
     rows = np.arange(len(feats)) if rows is None else np.asarray(rows)
     batch_size = batch_size or INFERENCE_BATCH

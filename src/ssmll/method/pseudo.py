@@ -94,8 +94,8 @@ def label_pool(
     With ``cfg.teacher_views`` all, an image's probabilities are the mean over its cached
     views (the plain one and the strong ones the student learns from), as MixMatch guesses
     labels (chosen by cross-validation on the labeled part, docs/method.md). The labeled
-    rows are scored the same way. The rule may look at the labeled rows' scores and labels and the labeled priors, never at a
-    label of ``pool``.
+    rows are scored the same way. The rule may look at the labeled rows' scores and labels
+    and the labeled priors, never at a label of ``pool``.
     """
     score = predict_views if cfg.teacher_views == "all" else predict
     probs = score(model, feats, pool)
