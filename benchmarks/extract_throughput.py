@@ -119,7 +119,8 @@ def main(
     end_to_end(table.slice(0, ENCODE_IMAGES), encoder, views, rt)  # warm-up: kernels, allocator, worker start
 
     print(
-        f"{model} (random weights) at {size} px, grid {grid}, {photo_size} px JPEGs, device {device}, torch threads {torch.get_num_threads()}"
+        f"{model} (random weights) at {size} px, grid {grid}, {photo_size} px JPEGs, device {device}, "
+        f"torch threads {torch.get_num_threads()}"
     )
     cuda = torch.device(device).type == "cuda"
     precision = "fp16 autocast" if cuda else "fp32"
@@ -130,11 +131,13 @@ def main(
         print(f"model only, channels_last:                             {rate:8.1f} images/s  ({rate / base:.2f}x)")
     rate = n / end_to_end(table.slice(0, n), encoder, views, rt)
     print(
-        f"end to end (extract: {workers} workers, batch {batch_size}{', pinned' if cuda else ''}): {rate:8.1f} images/s  ({rate / base:.2f} of model only)"
+        f"end to end (extract: {workers} workers, batch {batch_size}{', pinned' if cuda else ''}): "
+        f"{rate:8.1f} images/s  ({rate / base:.2f} of model only)"
     )
     slow = naive_n / naive(table.slice(0, naive_n), encoder, views, device)
     print(
-        f"naive (one image at a time, main process, fp32):       {slow:8.1f} images/s  (end to end: {rate / slow:.1f}x naive)"
+        f"naive (one image at a time, main process, fp32):       {slow:8.1f} images/s  "
+        f"(end to end: {rate / slow:.1f}x naive)"
     )
 
 

@@ -194,24 +194,28 @@ def main(
     ns = sorted(int(s) for s in sizes.split(","))
     typer.echo(f"train stage on synthetic features: D={DIM}, {GRID}x{GRID}+1 tokens, {VIEWS} views, {CLASSES} classes,")
     typer.echo(
-        f"shards of {SHARD_IMAGES} images, test = N/4 (view 0), params.yaml's train settings, 1 + {epochs} semi epochs (the first not counted),"
+        f"shards of {SHARD_IMAGES} images, test = N/4 (view 0), params.yaml's train settings, "
+        f"1 + {epochs} semi epochs (the first not counted),"
     )
     typer.echo(f"device {device or 'the stage default'}, {os.cpu_count()} CPU cores")
     typer.echo(
-        f"{'N':>7} {'load s':>7} {'fp16 GB':>8} {'peak RSS GB':>12} {'RSS/fp16':>9} {'(RSS-1GB)/fp16':>15} {'semi epoch s':>13} {'s/1k img':>9} {'vs N=' + str(ns[0]):>10}"
+        f"{'N':>7} {'load s':>7} {'fp16 GB':>8} {'peak RSS GB':>12} {'RSS/fp16':>9} {'(RSS-1GB)/fp16':>15} "
+        f"{'semi epoch s':>13} {'s/1k img':>9} {'vs N=' + str(ns[0]):>10}"
     )
     rows: list[Measure] = []
     for n in ns:  # the smallest first: the baseline of the ratio, measured in this run
         m = measure(n, epochs, workdir, device)
         rows.append(m)
         typer.echo(
-            f"{m.n:>7} {m.load_s:>7.1f} {m.fp16_bytes / 1e9:>8.2f} {m.peak_rss / 1e9:>12.2f} {m.peak_rss / m.fp16_bytes:>9.2f}"
-            f" {(m.peak_rss - 1e9) / m.fp16_bytes:>15.2f} {m.semi_s:>13.1f} {m.per_1k:>9.2f} {m.per_1k / rows[0].per_1k:>9.2f}x"
+            f"{m.n:>7} {m.load_s:>7.1f} {m.fp16_bytes / 1e9:>8.2f} {m.peak_rss / 1e9:>12.2f}"
+            f" {m.peak_rss / m.fp16_bytes:>9.2f} {(m.peak_rss - 1e9) / m.fp16_bytes:>15.2f} {m.semi_s:>13.1f}"
+            f" {m.per_1k:>9.2f} {m.per_1k / rows[0].per_1k:>9.2f}x"
         )
     budget_ok = all(m.peak_rss <= 1.5 * m.fp16_bytes + 1e9 for m in rows)
     linear = max(m.per_1k for m in rows) <= 1.25 * min(m.per_1k for m in rows)
     typer.echo(
-        f"peak RSS <= 1.5 x fp16 + 1 GB at every N: {'yes' if budget_ok else 'NO'}; epoch time linear in N (within 25%): {'yes' if linear else 'NO'}"
+        f"peak RSS <= 1.5 x fp16 + 1 GB at every N: {'yes' if budget_ok else 'NO'}; "
+        f"epoch time linear in N (within 25%): {'yes' if linear else 'NO'}"
     )
     if len(rows) > 1:
         _project(rows)
@@ -223,12 +227,14 @@ def _project(rows: list[Measure]) -> None:
     semi = np.polyfit([m.n for m in rows], [m.semi_s for m in rows], 1)
     load = np.polyfit([m.fp16_bytes for m in rows], [m.load_s for m in rows], 1)
     typer.echo(
-        f"fit: peak RSS = {rss[1] / 1e9:.2f} GB + {rss[0]:.2f} x fp16 bytes; semi epoch = {semi[1]:.1f} s + {semi[0] * 1000:.2f} s per 1k images"
+        f"fit: peak RSS = {rss[1] / 1e9:.2f} GB + {rss[0]:.2f} x fp16 bytes; "
+        f"semi epoch = {semi[1]:.1f} s + {semi[0] * 1000:.2f} s per 1k images"
     )
     for name, (n_train, n_test) in DATASETS.items():
         b = fp16_bytes(n_train, n_test)
         typer.echo(
-            f"projected {name} ({n_train:,} + {n_test:,} images): {b / 1e9:.1f} GB fp16, peak RSS {np.polyval(rss, b) / 1e9:.1f} GB,"
+            f"projected {name} ({n_train:,} + {n_test:,} images): {b / 1e9:.1f} GB fp16, "
+            f"peak RSS {np.polyval(rss, b) / 1e9:.1f} GB,"
             f" load {np.polyval(load, b):.0f} s, semi epoch {np.polyval(semi, n_train):.0f} s"
         )
 
