@@ -11,7 +11,7 @@ from ssmll.core.files import write_json
 from ssmll.data.tables import read_split
 from ssmll.evaluation.metrics import f1_report
 from ssmll.evaluation.workspace import load_workspace
-from ssmll.method.pseudo import PseudoConfig, label_pool, write_pseudo_labels
+from ssmll.method.pseudo import PseudoConfig, label_pool, teacher_view_count, write_pseudo_labels
 from ssmll.serving.bundle import load_bundle
 from stages._cli import (
     DEVICE_OPTION,
@@ -48,12 +48,10 @@ def main(
     """Write pseudo-labels (with scores; as a CSV of label names) for the unlabeled part, and their quality."""
     cfg = read_config(params, "pseudo", PseudoConfig)
     dev = resolve_device(device)
-    ws = load_workspace(prepared, features, split_dir, train_views=1, device=dev)
+    ws = load_workspace(prepared, features, split_dir, train_views=teacher_view_count(cfg), device=dev)
     net = load_bundle(model).model.to(dev)
     unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
-    probs, pseudo = label_pool(
-        net, ws.train, unl, lab, ws.priors, cfg
-    )  # as training labels them (one config, one path)
+    probs, pseudo = label_pool(net, ws.train, unl, lab, ws.priors, cfg)  # as training labels them: one path
     positives = pseudo.positives
     paths = read_split(prepared, "train").column("path").to_pylist()
     write_pseudo_labels(out, [ws.train_ids[i] for i in unl], [paths[i] for i in unl], probs, positives, ws.classes)

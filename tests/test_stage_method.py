@@ -7,6 +7,7 @@ import importlib
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -16,6 +17,8 @@ from stage_runner import assert_fails_cleanly, invoke, run_through
 from tiny_params import write_params
 
 from ssmll.data.split import read_labeled_split
+from ssmll.evaluation.workspace import load_workspace
+from ssmll.method.pseudo import PseudoConfig, label_pool
 from ssmll.method.thresholds import prior_counts
 from ssmll.method.variants import train_params
 from ssmll.serving.bundle import load_bundle
@@ -90,6 +93,25 @@ def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained)
         np.concatenate([np.asarray(r, dtype=np.int64) for r in table.column("labels").to_pylist()]), minlength=10
     )
     np.testing.assert_array_equal(counts, prior_counts(0.5 * priors, table.num_rows))
+
+
+@pytest.mark.parametrize("teacher_views", ["all", "plain"])
+def test_pseudolabel_scores_the_views_training_scores(trained, teacher_views, tmp_path, monkeypatch):
+    """The stage's scores are label_pool's over the views ``pseudo.teacher_views`` names, as training's are."""
+    root = write_params(
+        Path(shutil.copytree(trained, tmp_path / "run")), {**FAST, "pseudo.teacher_views": teacher_views}
+    )
+    monkeypatch.chdir(root)
+    assert invoke(pseudolabel_cli).exit_code == 0
+    got = np.asarray(pq.read_table(root / "data/pseudolabels/pseudolabels.parquet").column("scores").to_pylist())
+    model = load_bundle(root / "data/models/method.pt").model
+    ws = load_workspace(root / "data/prepared", root / "data/features", root / "data/split")
+    unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
+    for views in ("all", "plain"):
+        expected, _ = label_pool(
+            model, ws.train, unl, lab, ws.priors, PseudoConfig(pos_fraction=0.5, teacher_views=views)
+        )
+        assert np.allclose(got, expected, atol=1e-6) == (views == teacher_views), views
 
 
 def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):

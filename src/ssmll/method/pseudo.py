@@ -64,6 +64,11 @@ class PseudoConfig(ThresholdConfig):
             raise UserError(f"pseudo.teacher_views={self.teacher_views!r}; choose one of {', '.join(TEACHER_VIEWS)}")
 
 
+def teacher_view_count(cfg: PseudoConfig) -> int | None:
+    """How many cached views of the training images the teacher reads: every one (None) or the plain one."""
+    return None if cfg.teacher_views == "all" else 1
+
+
 @dataclass
 class PseudoLabels:
     targets: np.ndarray  # (N, C) 0/1 float32
