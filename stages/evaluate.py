@@ -8,6 +8,7 @@ import numpy as np
 import typer
 
 from ssmll.core.files import write_json, write_parquet, write_text
+from ssmll.evaluation.metrics import TAIL_KEY, tail_classes
 from ssmll.evaluation.scoring import (
     ORACLES,
     EvaluateConfig,
@@ -69,15 +70,17 @@ def main(
     trained = {"supervised": supervised, "method": method}
     scorers = evaluation_scorers(ws.train, np.flatnonzero(ws.labeled), ws.text, trained, method.cfg, cfg.linear_probe_c)
     scores, thresholds = score_variants(scorers, test, ws.train, ws.labeled, ws.priors)
-    results = variant_results(test.y, scores, thresholds)
+    tail = tail_classes(ws.priors)
+    results = variant_results(test.y, scores, thresholds, tail)
     write_parquet(predictions_table(ws.test_ids, scores), out / "predictions.parquet")
     write_text(per_class_ap_csv(test.y, scores, ws.classes), plots / "per_class_ap.csv")
     write_text(pr_curves_csv(test.y, scores), plots / "pr_curves.csv")
     for name, result in results.items():
         write_json(headline(result), metrics / f"{name}.json")
-        typer.echo(f"{name:>24}: mAP {result['mAP']:.2f}  CF1 {result['CF1']:.2f}  OF1 {result['OF1']:.2f}")
+        tail_text = f"  tail mAP {result[TAIL_KEY]:.2f}" if TAIL_KEY in result else ""
+        typer.echo(f"{name:>24}: mAP {result['mAP']:.2f}  CF1 {result['CF1']:.2f}  OF1 {result['OF1']:.2f}{tail_text}")
     oracles = {name: note for name, note in ORACLES.items() if name in scores}
-    write_json({**report(test.y, results, ws.classes), "oracle_variants": oracles}, report_file)
+    write_json({**report(test.y, results, ws.classes, tail), "oracle_variants": oracles}, report_file)
 
 
 if __name__ == "__main__":

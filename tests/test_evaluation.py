@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ssmll.evaluation.baselines import linear_probe
-from ssmll.evaluation.metrics import evaluation, per_class_ap
+from ssmll.evaluation.metrics import TAIL_KEY, evaluation, per_class_ap, tail_map
 from ssmll.evaluation.scoring import (
     HEADLINE,
     ORACLES,
@@ -64,6 +64,23 @@ def test_metrics_files_hold_the_headline_and_the_report_the_rest(data):
     assert out["test_images"] == 30
     assert out["classes_excluded_from_mAP"] == ["three"]
     assert "excluded" in out["mAP_policy"] and out["threshold_rule"] == THRESHOLD_RULE
+
+
+def test_a_tail_adds_its_map_to_the_metrics_files_and_its_classes_to_the_report(data):
+    """The tail mAP is a headline number where rare classes exist; the report names them either way."""
+    y, scores = data
+    thresholds = {name: np.full(4, 0.5) for name in scores}
+    tail = np.array([True, False, False, True])  # "three" has no test positives: the tail mAP is "zero"'s AP
+    results = variant_results(y, scores, thresholds, tail)
+    for name, result in results.items():
+        assert list(headline(result)) == [*HEADLINE, TAIL_KEY]
+        assert headline(result)[TAIL_KEY] == round(tail_map(y, scores[name], tail), 4)
+    out = report(y, results, CLASSES, tail)
+    assert out["tail_classes"] == ["zero", "three"] and "5%" in out["tail_policy"]
+    assert all(TAIL_KEY not in pr for pr in out["precision_and_recall"].values())
+    untailed = variant_results(y, scores, thresholds, np.zeros(4, dtype=bool))
+    assert all(list(headline(r)) == list(HEADLINE) for r in untailed.values())
+    assert report(y, untailed, CLASSES, np.zeros(4, dtype=bool))["tail_classes"] == []
 
 
 def test_per_class_csv_has_one_row_per_class_and_a_column_per_variant(data):

@@ -11,6 +11,7 @@ from tiny_params import REPO
 
 from ssmll.core.config import from_params
 from ssmll.data.split import class_priors, labeled_split
+from ssmll.evaluation import metrics
 from ssmll.evaluation.baselines import linear_probe
 from ssmll.evaluation.experiment import (
     FOLDS,
@@ -23,7 +24,7 @@ from ssmll.evaluation.experiment import (
     run_oracle,
     run_variant,
 )
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.metrics import mean_ap, tail_map
 from ssmll.evaluation.scoring import ORACLES, PROBE_ORACLE
 from ssmll.evaluation.workspace import Workspace
 from ssmll.method.contexts import ContextsConfig, find_contexts
@@ -89,6 +90,20 @@ def test_run_baselines_scores_every_baseline(ws):
     scores = run_baselines(ws, 0.25, 0, SHORT)
     assert list(scores) == ["zeroshot", "linear_probe", "zeroshot_label_specific"]
     assert all(s.pseudo_precision is None and 0 <= s.mAP <= 100 for s in scores.values())
+
+
+def test_tail_map_takes_its_rare_classes_from_the_labeled_part(ws, monkeypatch):
+    """With the cut raised above some classes' labeled prevalence, those classes are the tail the score reports."""
+    assert run_baselines(ws, 0.25, 0, SHORT)["zeroshot"].tail_mAP is None  # no class of the synthetic set is rare
+    labeled, _ = labeled_rows(ws.train_ids, 0.25, 0)
+    priors = class_priors(ws.train.y[labeled])
+    cut = float(np.sort(priors)[1]) + 1e-6  # the two rarest classes of the labeled part
+    monkeypatch.setattr(metrics, "TAIL_PREVALENCE", cut)
+    probe = linear_probe(ws.train.global_array(labeled), ws.train.y[labeled], c=SHORT.evaluate.linear_probe_c)
+    scores = probe(ws.test.global_array())
+    expected = tail_map(ws.test.y, scores, priors < cut)
+    assert expected is not None
+    assert run_baselines(ws, 0.25, 0, SHORT)["linear_probe"].tail_mAP == pytest.approx(expected)
 
 
 def test_the_probe_oracle_learns_every_training_label(ws):

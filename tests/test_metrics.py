@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from ssmll.evaluation.metrics import classes_without_positives, evaluation, f1_report, mean_ap, per_class_ap
+from ssmll.evaluation.metrics import (
+    TAIL_KEY,
+    TAIL_PREVALENCE,
+    classes_without_positives,
+    evaluation,
+    f1_report,
+    mean_ap,
+    per_class_ap,
+    tail_classes,
+    tail_map,
+)
 
 
 def _random_data(seed: int, decimals: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,3 +87,31 @@ def test_evaluation_has_map_and_the_f1_family_rounded():
     assert set(result) == {"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1"}
     assert result["mAP"] == round(mean_ap(y, scores), 4)
     assert all(round(v, 4) == v for v in result.values())
+
+
+def test_tail_classes_are_those_under_the_prevalence_cut():
+    assert TAIL_PREVALENCE == 0.05
+    priors = np.array([0.01, 0.05, 0.3, 0.049, 0.0])
+    assert tail_classes(priors).tolist() == [True, False, False, True, True]
+
+
+def test_tail_map_is_the_map_of_the_tail_columns():
+    y, scores = _random_data(6, 2)
+    tail = np.array([True, False, False, True, False, False])
+    assert tail_map(y, scores, tail) == pytest.approx(mean_ap(y[:, [0, 3]], scores[:, [0, 3]]))
+
+
+def test_tail_map_is_none_without_a_rare_class_with_test_positives():
+    y, scores = _random_data(7, 2)
+    assert tail_map(y, scores, np.zeros(6, dtype=bool)) is None
+    y[:, 1] = 0
+    assert tail_map(y, scores, np.eye(6, dtype=bool)[1]) is None
+
+
+def test_evaluation_has_a_tail_map_only_where_there_is_a_tail():
+    y, scores = _random_data(8, 3)
+    priors = np.array([0.02, 0.3, 0.3, 0.3, 0.3, 0.3])
+    with_tail = evaluation(y, scores, scores > 0.8, tail_classes(priors))
+    assert with_tail[TAIL_KEY] == round(mean_ap(y[:, :1], scores[:, :1]), 4)
+    assert TAIL_KEY not in evaluation(y, scores, scores > 0.8, tail_classes(np.full(6, 0.3)))
+    assert {k: v for k, v in with_tail.items() if k != TAIL_KEY} == evaluation(y, scores, scores > 0.8)

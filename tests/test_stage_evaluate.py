@@ -47,6 +47,8 @@ def test_metrics_hold_map_cf1_and_of1_per_variant_and_the_report_the_rest(evalua
     assert report["test_images"] == TINY["data.digits.n_test"]
     assert "fixed before the test set" in report["threshold_rule"]
     assert set(report["precision_and_recall"]["method"]) == {"CP", "CR", "OP", "OR"}
+    priors = json.loads((evaluated / "data/split/priors.json").read_text())
+    assert report["tail_classes"] == [c for c, p in zip(priors["classes"], priors["priors"]) if p < 0.05] == []
 
 
 def test_dvc_yaml_declares_each_variant_file_as_metrics_and_the_report_as_a_plain_output(evaluated):

@@ -6,7 +6,9 @@ seed and held-out fold (:func:`labeled_rows`, :func:`labeled_part`), as those st
 would, and train with the train stage's :func:`~ssmll.method.variants.train_variant`
 (:func:`run_variant`), so that a study's number is the pipeline's. :func:`run_oracle`
 scores the oracles of :data:`~ssmll.evaluation.scoring.ORACLES`, which learn every training
-label (the unlabeled part's hidden ones too): reported, never used to choose.
+label (the unlabeled part's hidden ones too): reported, never used to choose. Each score
+carries the tail mAP as the evaluate stage computes it, its rare classes taken from the
+labeled part's priors (for an oracle, the whole pool's).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from ssmll.core.config import from_params
 from ssmll.data.split import class_priors, labeled_split
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.metrics import mean_ap, tail_classes, tail_map
 from ssmll.evaluation.scoring import (
     ORACLES,
     PROBE_ORACLE,
@@ -69,11 +71,13 @@ class Settings:
 
 @dataclass(frozen=True)
 class VariantScore:
-    """A variant's mAP, with its pseudo-labels' precision and recall at the last epoch if it learns from them."""
+    """A variant's mAP and tail mAP (None: no rare class), with its pseudo-labels' precision and recall at the last
+    epoch if it learns from them."""
 
     mAP: float
     pseudo_precision: float | None = None
     pseudo_recall: float | None = None
+    tail_mAP: float | None = None
 
 
 def labeled_rows(
@@ -109,11 +113,11 @@ def run_variant(
     With ``fold``, the held-out labeled images are scored instead of the test set (:func:`labeled_rows`).
     """
     labeled, held_out = labeled_rows(ws.train_ids, ratio, seed, fold)
-    result = _train(name, ws, labeled_part(ws, labeled, settings.contexts), settings, ws.test if fold is None else None)
+    part = labeled_part(ws, labeled, settings.contexts)
+    result = _train(name, ws, part, settings, ws.test if fold is None else None)
     last = result.history[-1]
-    return VariantScore(
-        _map(model_scorer(result.model), ws, held_out), last.get("pseudo_precision"), last.get("pseudo_recall")
-    )
+    m, tail = _maps(model_scorer(result.model), ws, held_out, part.priors)
+    return VariantScore(m, last.get("pseudo_precision"), last.get("pseudo_recall"), tail)
 
 
 def _train(name: str, ws: Workspace, part: LabeledPart, s: Settings, test: FeatureSet | None) -> TrainResult:
@@ -128,21 +132,28 @@ def run_baselines(
     scorers = baseline_scorers(
         ws.train, np.flatnonzero(labeled), ws.text, settings.model, settings.evaluate.linear_probe_c
     )
-    return {name: VariantScore(_map(f, ws, held_out)) for name, f in scorers.items()}
+    priors = class_priors(ws.train.y[labeled])
+    return {name: _score(f, ws, held_out, priors) for name, f in scorers.items()}
 
 
-def _map(scorer: Scorer, ws: Workspace, held_out: np.ndarray | None) -> float:
-    """mAP on the test set, or on the held-out training rows."""
-    if held_out is None:
-        return mean_ap(ws.test.y, scorer(ws.test, None))
-    return mean_ap(ws.train.y[held_out], scorer(ws.train, held_out))
+def _maps(scorer: Scorer, ws: Workspace, held_out: np.ndarray | None, priors: np.ndarray) -> tuple[float, float | None]:
+    """mAP and tail mAP (rare classes by ``priors``) on the test set, or on the held-out training rows."""
+    feats, rows = (ws.test, None) if held_out is None else (ws.train, held_out)
+    y, scores = feats.y if rows is None else feats.y[rows], scorer(feats, rows)
+    return mean_ap(y, scores), tail_map(y, scores, tail_classes(priors))
+
+
+def _score(scorer: Scorer, ws: Workspace, held_out: np.ndarray | None, priors: np.ndarray) -> VariantScore:
+    m, tail = _maps(scorer, ws, held_out, priors)
+    return VariantScore(m, tail_mAP=tail)
 
 
 def run_oracle(name: str, ws: Workspace, settings: Settings) -> VariantScore:
     """The test mAP of oracle ``name`` (:data:`ORACLES`): what labels on the whole pool could reach at most."""
+    priors = class_priors(ws.train.y)
     if name == PROBE_ORACLE:
-        return VariantScore(_map(all_labels_probe(ws.train, settings.evaluate.linear_probe_c), ws, None))
+        return _score(all_labels_probe(ws.train, settings.evaluate.linear_probe_c), ws, None, priors)
     if name != SUPERVISED_ORACLE:
         raise ValueError(f"unknown oracle {name!r}; one of {', '.join(ORACLES)}")
     part = labeled_part(ws, np.ones(len(ws.train), dtype=bool), settings.contexts)
-    return VariantScore(_map(model_scorer(_train("supervised", ws, part, settings, ws.test).model), ws, None))
+    return _score(model_scorer(_train("supervised", ws, part, settings, ws.test).model), ws, None, priors)

@@ -5,6 +5,10 @@ A class with no positive in ``y`` has no defined AP; it is excluded from the mea
 listed, as the metrics files say. CP/CR/CF1 average precision and recall over classes
 (F1 of the averages); OP/OR/OF1 pool all image-class pairs.
 
+Tail mAP: the same mean over the rare classes only, those whose prevalence in the labeled
+part is under :data:`TAIL_PREVALENCE`. When no class is that rare it has no value, and the
+metrics files leave the key out (they hold numbers only).
+
 sklearn is imported where it is used: at import it would add to the peak memory of the
 train stage, which scores once at the end (docs/scale.md).
 """
@@ -32,6 +36,30 @@ def mean_ap(y: np.ndarray, scores: np.ndarray) -> float:
     return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
 
 
+#: A class is rare ("tail") when under this fraction of the labeled images hold it: where a few
+#: labeled positives are all the evidence, and where the SSMLL papers expect the unlabeled part to help most.
+TAIL_PREVALENCE = 0.05
+
+#: The key of the tail mAP in a variant's results and metrics file.
+TAIL_KEY = "tail_mAP"
+
+
+def tail_classes(priors: np.ndarray) -> np.ndarray:
+    """Mask (C,) of the classes rarer than :data:`TAIL_PREVALENCE` in the labeled part (``priors``: frequencies)."""
+    return np.asarray(priors) < TAIL_PREVALENCE
+
+
+def tail_map(y: np.ndarray, scores: np.ndarray, tail: np.ndarray) -> float | None:
+    """mAP x100 over the classes of mask ``tail`` that have positives in ``y``; None when there are none.
+
+    None, not NaN: a world without rare classes has no tail mAP to report, and the callers leave it out.
+    """
+    tail = np.asarray(tail, dtype=bool)
+    if not (tail & y.astype(bool).any(0)).any():
+        return None
+    return mean_ap(y[:, tail], scores[:, tail])
+
+
 def f1_report(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """CP, CR, CF1, OP, OR, OF1 (x100) of hard predictions."""
     from sklearn.metrics import precision_recall_fscore_support
@@ -54,9 +82,12 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
 
-def evaluation(y: np.ndarray, scores: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """mAP and the F1 family of one variant, rounded for the metrics file."""
+def evaluation(y: np.ndarray, scores: np.ndarray, pred: np.ndarray, tail: np.ndarray | None = None) -> dict[str, Any]:
+    """mAP and the F1 family of one variant, rounded for the metrics file; its tail mAP too when ``tail`` has one."""
     out = {"mAP": mean_ap(y, scores), **f1_report(y, pred)}
+    tail_value = None if tail is None else tail_map(y, scores, tail)
+    if tail_value is not None:
+        out[TAIL_KEY] = tail_value
     return {k: round(v, 4) for k, v in out.items()}
 
 

@@ -23,7 +23,13 @@ from sklearn.metrics import precision_recall_curve
 from ssmll.core.errors import UserError
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
 from ssmll.evaluation.baselines import linear_probe
-from ssmll.evaluation.metrics import classes_without_positives, evaluation, per_class_ap
+from ssmll.evaluation.metrics import (
+    TAIL_KEY,
+    TAIL_PREVALENCE,
+    classes_without_positives,
+    evaluation,
+    per_class_ap,
+)
 from ssmll.method.featureset import FeatureSet, map_batches, predict
 from ssmll.method.model import ModelConfig
 from ssmll.method.thresholds import DECISION_RULE, apply_thresholds, decision_thresholds
@@ -128,31 +134,49 @@ def _thresholds(f: Scorer, train: FeatureSet, labeled: np.ndarray, priors: np.nd
 
 
 #: What each variant's metrics file holds: the numbers the papers compare, few enough that ``dvc metrics show``
-#: and ``dvc exp show`` stay readable. Precision and recall (CP, CR, OP, OR) go to the report.
+#: and ``dvc exp show`` stay readable. Precision and recall (CP, CR, OP, OR) go to the report. The tail mAP
+#: (:data:`~ssmll.evaluation.metrics.TAIL_KEY`) follows them where the labeled part has rare classes.
 HEADLINE = ("mAP", "CF1", "OF1")
+
+TAIL_POLICY = (
+    f"{TAIL_KEY}: mAP over the classes under {TAIL_PREVALENCE:.0%} of the labeled part (tail_classes) that have "
+    "test positives; left out of the metrics files when there are none"
+)
 
 
 def variant_results(
-    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]
+    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], tail: np.ndarray | None = None
 ) -> dict[str, dict[str, float]]:
-    """Each variant's mAP and F1 family (CP, CR, CF1, OP, OR, OF1), decided at its own thresholds."""
-    return {name: evaluation(y, s, apply_thresholds(s, thresholds[name])) for name, s in scores.items()}
+    """Each variant's mAP and F1 family (CP, CR, CF1, OP, OR, OF1), decided at its own thresholds.
+
+    With the mask ``tail`` of rare classes, also their mAP where it has a value.
+    """
+    return {name: evaluation(y, s, apply_thresholds(s, thresholds[name]), tail) for name, s in scores.items()}
 
 
 def headline(result: dict[str, float]) -> dict[str, float]:
-    """One variant's metrics file (:data:`HEADLINE`)."""
-    return {k: result[k] for k in HEADLINE}
+    """One variant's metrics file (:data:`HEADLINE`, then the tail mAP when the result has one)."""
+    return {k: result[k] for k in (*HEADLINE, TAIL_KEY) if k in result}
 
 
-def report(y: np.ndarray, results: dict[str, dict[str, float]], classes: list[str]) -> dict[str, Any]:
-    """The evaluate stage's plain report: how the metrics were computed, and each variant's precision and recall."""
+def report(
+    y: np.ndarray, results: dict[str, dict[str, float]], classes: list[str], tail: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The evaluate stage's plain report: how the metrics were computed, and each variant's precision and recall.
+
+    ``tail`` (a mask over ``classes``) names the classes the tail mAP is over: the report says
+    which, even when none is rare and the metrics files have no tail mAP.
+    """
+    tail = np.zeros(len(classes), dtype=bool) if tail is None else np.asarray(tail, dtype=bool)
     return {
         "test_images": int(len(y)),
         "classes_excluded_from_mAP": classes_without_positives(y, classes),
         "mAP_policy": MAP_POLICY,
+        "tail_classes": [c for c, rare in zip(classes, tail) if rare],
+        "tail_policy": TAIL_POLICY,
         "threshold_rule": THRESHOLD_RULE,
         "precision_and_recall": {
-            name: {k: v for k, v in r.items() if k not in HEADLINE} for name, r in results.items()
+            name: {k: v for k, v in r.items() if k not in (*HEADLINE, TAIL_KEY)} for name, r in results.items()
         },
     }
 
