@@ -26,7 +26,7 @@ import torch
 import typer
 
 from ssmll.core.files import rows_csv, write_json, write_text
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.evaluation.workspace import load_workspace
 from ssmll.method.contexts import context_groups, read_membership
 from ssmll.method.featureset import FeatureSet, predict

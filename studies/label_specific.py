@@ -36,7 +36,7 @@ from ssmll.encoding.extraction import encode_table  # noqa: E402
 from ssmll.encoding.factory import dense_encoder, plain_views  # noqa: E402
 from ssmll.encoding.record import ClipConfig, ExtractConfig  # noqa: E402
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific  # noqa: E402
-from ssmll.evaluation.metrics import mean_ap  # noqa: E402
+from ssmll.evaluation.average_precision import mean_ap  # noqa: E402
 
 SCALES = (3.0, 10.0, 30.0, 100.0)
 

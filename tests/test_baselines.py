@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ssmll.encoding.zeroshot import zeroshot_scores
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.evaluation.baselines import linear_probe_scores
-from ssmll.evaluation.metrics import mean_ap
 
 
 def test_zeroshot_scores_are_cosines_whatever_the_norms():

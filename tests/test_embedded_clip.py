@@ -21,7 +21,7 @@ from ssmll.encoding.clip import DenseImageEncoder, encode_prompts, load_clip
 from ssmll.encoding.extraction import encode_table
 from ssmll.encoding.views import ViewConfig, ViewMaker
 from ssmll.encoding.zeroshot import zeroshot_scores
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
 from ssmll.pretrain.recipe import RecipeConfig, zero_shot
 

@@ -16,7 +16,6 @@ from ssmll.core.errors import UserError
 from ssmll.core.runtime import Runtime
 from ssmll.encoding.clip import encode_prompts
 from ssmll.encoding.extraction import encode_table
-from ssmll.encoding.factory import encoder_from_spec
 from ssmll.encoding.record import (
     read_encoder_spec,
     read_text_features,
@@ -24,6 +23,7 @@ from ssmll.encoding.record import (
     write_encoding,
 )
 from ssmll.encoding.store import read_image_features
+from ssmll.serving.predictor import encoder_from_spec
 
 
 def test_text_features_read_back(tiny):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from ssmll.evaluation.average_precision import per_class_ap
 from ssmll.evaluation.baselines import linear_probe
-from ssmll.evaluation.metrics import TAIL_KEY, evaluation, per_class_ap, tail_map
+from ssmll.evaluation.metrics import TAIL_KEY, evaluation, tail_map
 from ssmll.evaluation.scoring import (
     HEADLINE,
     ORACLES,

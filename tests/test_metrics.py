@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
+from ssmll.evaluation.average_precision import mean_ap, per_class_ap
 from ssmll.evaluation.metrics import (
     TAIL_KEY,
     TAIL_PREVALENCE,
     classes_without_positives,
     evaluation,
     f1_report,
-    mean_ap,
-    per_class_ap,
     tail_classes,
     tail_map,
 )

@@ -18,8 +18,8 @@ from ssmll.data.tables import multihot
 from ssmll.encoding.record import read_text_features
 from ssmll.encoding.store import read_image_features
 from ssmll.encoding.zeroshot import zeroshot_scores
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.evaluation.baselines import linear_probe_scores
-from ssmll.evaluation.metrics import mean_ap
 from stages.evaluate import cli
 
 VARIANTS = ("zeroshot", "linear_probe", "linear_probe_all_labels")

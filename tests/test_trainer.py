@@ -8,7 +8,7 @@ import torch
 
 import ssmll.method.featureset
 from ssmll.core.errors import UserError
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.method.featureset import FeatureSet, predict
 from ssmll.method.losses import AsymmetricLoss
 from ssmll.method.model import ModelConfig
@@ -185,3 +185,19 @@ def test_training_on_cuda_keeps_model_teacher_and_features_there():
     result = trainer.fit()
     assert all(p.is_cuda for p in trainer.student.parameters()) and all(p.is_cuda for p in result.model.parameters())
     assert np.isfinite(result.history[-1]["loss"])
+
+
+def test_soft_pseudo_labels_set_context_targets_from_the_rules_decisions(monkeypatch):
+    """Soft targets are probabilities, never exactly 0: contexts must come from the 0/1 decisions."""
+    import ssmll.method.trainer as trainer_module
+
+    t = make_trainer(unlabeled_weight=1.0)
+    n = len(t.unl)
+    decisions = np.zeros((n, C), np.float32)
+    decisions[:, 0] = 1
+    soft = PseudoLabels(np.full((n, C), 0.3, np.float32), np.ones((n, C), np.float32), decisions)
+    seen = []
+    real = trainer_module.context_targets
+    monkeypatch.setattr(trainer_module, "context_targets", lambda y, m, mask=None: seen.append(y) or real(y, m, mask))
+    t._losses(np.arange(4), np.arange(4), soft)
+    np.testing.assert_array_equal(seen[-1], decisions[:4])

@@ -9,8 +9,8 @@ Tail mAP: the same mean over the rare classes only, those whose prevalence in th
 part is under :data:`TAIL_PREVALENCE`. When no class is that rare it has no value, and the
 metrics files leave the key out (they hold numbers only).
 
-sklearn is imported where it is used: at import it would add to the peak memory of the
-train stage, which scores once at the end (docs/scale.md).
+AP itself lives in :mod:`ssmll.evaluation.average_precision`, which the embedded CLIP's
+pretraining imports too: edits here leave that half-hour stage up to date.
 """
 
 from __future__ import annotations
@@ -19,22 +19,7 @@ from typing import Any
 
 import numpy as np
 
-
-def per_class_ap(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """AP x100 per class; NaN for a class without positives."""
-    from sklearn.metrics import average_precision_score
-
-    out = np.full(y.shape[1], np.nan)
-    for k in range(y.shape[1]):
-        if y[:, k].any():
-            out[k] = 100.0 * average_precision_score(y[:, k], scores[:, k])
-    return out
-
-
-def mean_ap(y: np.ndarray, scores: np.ndarray) -> float:
-    ap = per_class_ap(y, scores)
-    return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
-
+from ssmll.evaluation.average_precision import mean_ap
 
 #: A class is rare ("tail") when under this fraction of the labeled images hold it: where a few
 #: labeled positives are all the evidence, and where the SSMLL papers expect the unlabeled part to help most.

@@ -22,14 +22,9 @@ from sklearn.metrics import precision_recall_curve
 
 from ssmll.core.errors import UserError
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
+from ssmll.evaluation.average_precision import per_class_ap
 from ssmll.evaluation.baselines import linear_probe
-from ssmll.evaluation.metrics import (
-    TAIL_KEY,
-    TAIL_PREVALENCE,
-    classes_without_positives,
-    evaluation,
-    per_class_ap,
-)
+from ssmll.evaluation.metrics import TAIL_KEY, TAIL_PREVALENCE, classes_without_positives, evaluation
 from ssmll.method.featureset import FeatureSet, map_batches, predict
 from ssmll.method.model import ModelConfig
 from ssmll.method.thresholds import DECISION_RULE, apply_thresholds, decision_thresholds

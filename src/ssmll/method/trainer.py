@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ssmll.core.errors import UserError
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.method.contexts import context_targets
 from ssmll.method.ema import EMA
 from ssmll.method.featureset import FeatureSet, predict
@@ -233,7 +233,7 @@ class Trainer:
             logits_u, ctx_u = self.student(g_u, loc_u)
             targets, mask = pseudo.targets[unl_pos], pseudo.mask[unl_pos]
             loss_unl = self.loss(logits_u, self._on_device(targets), self._on_device(mask)).sum() / per_image
-            ctx_t, ctx_mask = context_targets(targets, self.membership, mask)
+            ctx_t, ctx_mask = context_targets(pseudo.hard[unl_pos], self.membership, mask)
             loss_ctx = (
                 loss_ctx + w * self.loss(ctx_u, self._on_device(ctx_t), self._on_device(ctx_mask)).sum() / per_image
             )

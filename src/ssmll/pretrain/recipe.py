@@ -28,7 +28,7 @@ from ssmll.data.digits.scans import CLASS_NAMES
 from ssmll.encoding.clip import LoadedClip, encode_prompts
 from ssmll.encoding.factory import create_encoder, dense_encoder
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
-from ssmll.evaluation.metrics import mean_ap
+from ssmll.evaluation.average_precision import mean_ap
 from ssmll.pretrain.corpus import CorpusConfig, RenderedImages, build_corpus, caption
 from ssmll.pretrain.loss import sigmoid_pair_loss, soft_max_cosine, subset_targets
 

@@ -16,6 +16,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from ssmll.core.errors import UserError
-from ssmll.core.files import PARQUET_OPTIONS, atomic_path
+from ssmll.core.files import PARQUET_OPTIONS, atomic_path, json_values, sha256
 from ssmll.core.runtime import Runtime
 from ssmll.data.images import image_problem
 from ssmll.data.sources.manifest import FORMATS as MANIFEST_FORMATS
 from ssmll.data.sources.manifest import read_rows
+from ssmll.encoding.clip import DenseImageEncoder, vit_local_path
 from ssmll.encoding.extraction import encode_table
-from ssmll.encoding.factory import encoder_from_spec
+from ssmll.encoding.factory import create_encoder, plain_views
+from ssmll.encoding.record import EncoderSpec
+from ssmll.encoding.views import ViewMaker
 from ssmll.method.featureset import FeatureSet, predict
 from ssmll.serving.bundle import Bundle
 
@@ -39,6 +43,37 @@ from ssmll.serving.bundle import Bundle
 IMAGE_SUFFIXES = frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
+def encoder_from_spec(
+    spec: EncoderSpec, device: str = "cpu", weights: str | None = None
+) -> tuple[DenseImageEncoder, ViewMaker]:
+    """The encoder ``spec`` records, and its plain view, rebuilt exactly (as extract built them).
+
+    ``weights`` replaces the recorded checkpoint path (a copy elsewhere); its sha256 must match.
+    """
+    pretrained = weights or spec.pretrained
+    if spec.pretrained_sha256:  # a checkpoint file
+        path = Path(pretrained)
+        if not path.is_file():
+            raise UserError(
+                f"CLIP checkpoint {path} not found; pass the file the model was trained with"
+                f" (sha256 {spec.pretrained_sha256})"
+            )
+        if sha256(path) != spec.pretrained_sha256:
+            raise UserError(
+                f"CLIP checkpoint {path} is not the one the model was trained with (sha256 {spec.pretrained_sha256})"
+            )
+    clip, encoder = create_encoder(
+        spec.model, pretrained, spec.grid, vit_local_path(spec.local_tokens), spec.seed, device
+    )
+    got = (json_values(clip.preprocess_cfg), encoder.local_tokens)
+    if got != (spec.preprocess, spec.local_tokens):
+        raise UserError(
+            f"open_clip {version('open_clip_torch')} builds {spec.model} otherwise than {spec.open_clip_version} did "
+            f"(preprocessing {got[0]}, local tokens {got[1]!r}); install open_clip_torch=={spec.open_clip_version}"
+        )
+    return encoder, plain_views(clip)
 
 
 def find_images(inputs: Iterable[Path]) -> list[str]:
