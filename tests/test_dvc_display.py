@@ -38,15 +38,15 @@ def dvc(*args: str, cwd: Path = REPO) -> str:
 
 
 def declared_metrics() -> list[Path]:
-    """Every file a pipeline of this repository declares under ``metrics:``."""
+    """Every file a pipeline of this repository declares under ``metrics:``, the JSON files of a declared folder."""
     paths = []
-    for pipeline in [REPO / "dvc.yaml", *REPO.glob("models/*/dvc.yaml")]:
+    for pipeline in [REPO / "dvc.yaml", *REPO.glob("models/*/dvc.yaml"), *REPO.glob("studies/*/dvc.yaml")]:
         spec = yaml.safe_load(pipeline.read_text())
         wdir = pipeline.parent
         for stage in spec["stages"].values():
             base = (wdir / stage.get("wdir", ".")).resolve()
             paths += [base / (m if isinstance(m, str) else next(iter(m))) for m in stage.get("metrics", [])]
-    return paths
+    return [f for p in paths for f in (sorted(p.rglob("*.json")) if p.is_dir() or not p.suffix else [p])]
 
 
 def leaves(value: object) -> list[object]:

@@ -16,8 +16,8 @@ import yaml
 from tiny_params import REPO
 
 #: Every pipeline file's stages, by "file:stage"; their deps are relative to the repository
-#: root (the embedded CLIP's pipeline runs there: wdir ../..).
-PIPELINES = ("dvc.yaml", "models/digit-clip/dvc.yaml")
+#: root (the embedded CLIP's and the label-efficiency study's pipelines run there: wdir ../..).
+PIPELINES = ("dvc.yaml", "models/digit-clip/dvc.yaml", "studies/label-efficiency/dvc.yaml")
 STAGES = {f"{f}:{name}": s for f in PIPELINES for name, s in yaml.safe_load((REPO / f).read_text())["stages"].items()}
 ROOTS = {"ssmll": REPO / "src", "stages": REPO}
 
@@ -77,6 +77,18 @@ def imported_files(module: str) -> set[Path]:
     return set(seen.values())
 
 
+def command_files(cmd: str) -> set[Path]:
+    """Every project file a stage's command runs: a module's (``python -m stages.x``) or a script's
+    (``python studies/x.py``), with what they import."""
+    words = cmd.split()
+    if words[1] == "-m":
+        return imported_files(words[2])
+    script = REPO / words[1]
+    visitor = _Imports("")
+    visitor.visit(ast.parse(script.read_text()))
+    return {script, *(f for name in visitor.names for f in imported_files(name))}
+
+
 def covered(path: Path, deps: list[str]) -> bool:
     rel = path.relative_to(REPO)
     return any(rel == Path(d) or Path(d) in rel.parents for d in deps)
@@ -90,11 +102,13 @@ def test_imports_are_followed_through_packages_and_function_bodies():
     }
 
 
-@pytest.mark.parametrize("stage", [s for s in STAGES if STAGES[s]["cmd"].startswith("python -m stages.")])
+@pytest.mark.parametrize(
+    "stage", [s for s in STAGES if STAGES[s]["cmd"].startswith(("python -m stages.", "python studies/"))]
+)
 def test_stage_deps_cover_every_project_module_it_imports(stage):
-    module = STAGES[stage]["cmd"].split()[2]
     deps = [d if isinstance(d, str) else next(iter(d)) for d in STAGES[stage]["deps"]]
-    missing = sorted(p.relative_to(REPO).as_posix() for p in imported_files(module) if not covered(p, deps))
+    files = command_files(STAGES[stage]["cmd"])
+    missing = sorted(p.relative_to(REPO).as_posix() for p in files if not covered(p, deps))
     assert not missing, f"stage {stage} imports but does not list: {', '.join(missing)}"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ssmll.core.errors import UserError
-from ssmll.data.split import read_labeled_split
+from ssmll.data.split import LabeledSplit, read_labeled_split
 from ssmll.data.tables import multihot, read_classes, read_split
 from ssmll.encoding.record import EncoderSpec, read_encoder_spec, read_text_features
 from ssmll.encoding.store import read_image_features
@@ -34,9 +34,13 @@ class Workspace:
 
 
 def load_workspace(
-    prepared: Path, features: Path, split_dir: Path, train_views: int | None = None, device: str = "cpu"
+    prepared: Path, features: Path, split_dir: Path | None, train_views: int | None = None, device: str = "cpu"
 ) -> Workspace:
-    """Labels, split and cached features of both splits, the features held once, fp16, on ``device``."""
+    """Labels, split and cached features of both splits, the features held once, fp16, on ``device``.
+
+    Without ``split_dir`` nothing is labeled and the priors are zero: for the studies, which make
+    their own splits (:func:`ssmll.evaluation.experiment.labeled_rows`) and so need no split stage.
+    """
     classes, prompt_names = read_classes(prepared)
     c = len(classes)
     tables = {s: read_split(prepared, s) for s in ("train", "test")}
@@ -44,7 +48,12 @@ def load_workspace(
     for s, t in tables.items():
         if feats[s].image_ids != t.column("image_id").to_pylist():
             raise UserError(f"features of {s} do not match data/prepared; re-run the extract stage (dvc repro extract)")
-    split = read_labeled_split(split_dir, feats["train"].image_ids, classes)
+    n_train = len(feats["train"].image_ids)
+    split = (
+        LabeledSplit(np.zeros(n_train, dtype=bool), np.zeros(c))
+        if split_dir is None
+        else read_labeled_split(split_dir, feats["train"].image_ids, classes)
+    )
     y = {s: multihot(t.column("labels"), c) for s, t in tables.items()}
     return Workspace(
         classes=classes,
