@@ -88,3 +88,38 @@ def test_the_teacher_scores_an_image_by_the_mean_over_its_views_or_by_the_plain_
         FirstCoordinate(), feats, np.array([0, 1]), np.array([2]), np.array([0.5]), PseudoConfig(teacher_views=views)
     )
     np.testing.assert_allclose(probs[:, 0], expected, atol=1e-6)
+
+
+def test_soft_targets_keep_the_rules_mask_and_decisions_but_learn_the_probabilities():
+    probs = np.linspace(0, 1, 100)[:, None]
+    cfg = PseudoConfig(pos_fraction=0.5, neg_fraction=0.5, targets="soft")
+    hard = make_pseudo_labels(PseudoConfig(pos_fraction=0.5, neg_fraction=0.5), Scores(probs, np.array([0.2])))
+    soft = make_pseudo_labels(cfg, Scores(probs, np.array([0.2])))
+    np.testing.assert_allclose(soft.targets[:, 0], probs[:, 0], atol=1e-6)
+    np.testing.assert_array_equal(soft.mask, hard.mask)
+    np.testing.assert_array_equal(soft.positives, hard.positives)
+    np.testing.assert_array_equal(soft.hard, hard.targets)
+
+
+def test_alignment_scales_each_class_to_its_labeled_prior():
+    probs = np.array([[0.8, 0.1], [0.4, 0.3], [0.0, 0.2]])
+    pl = make_pseudo_labels(PseudoConfig(targets="soft", align=True), Scores(probs, np.array([0.2, 0.4])))
+    np.testing.assert_allclose(pl.targets.mean(0), [0.2, 0.4], atol=1e-6)
+    assert pl.targets.max() <= 1.0
+    unaligned = make_pseudo_labels(PseudoConfig(targets="soft"), Scores(probs, np.array([0.2, 0.4])))
+    np.testing.assert_array_equal(pl.positives, unaligned.positives)  # the ranking, so the decisions, stay
+
+
+def test_unknown_target_kind_is_refused():
+    with pytest.raises(UserError):
+        PseudoConfig(targets="fuzzy").validate()
+
+
+def test_classes_with_too_few_labeled_positives_get_no_pseudo_label_entry():
+    probs = np.random.default_rng(0).random((20, 3))
+    labeled_y = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 0]])
+    cfg = PseudoConfig(min_labeled_positives=2)
+    pl = make_pseudo_labels(cfg, Scores(probs, np.array([0.5, 0.5, 0.0]), probs[:3], labeled_y))
+    assert pl.mask[:, :2].all() and not pl.mask[:, 2].any()  # 3, 2 and 0 labeled positives
+    with pytest.raises(UserError):
+        PseudoConfig(min_labeled_positives=-1).validate()

@@ -45,6 +45,9 @@ from ssmll.method.thresholds import (
 #: Which cached views the teacher's scores of an image average: all of them, or the plain one (view 0).
 TEACHER_VIEWS = ("all", "plain")
 
+#: What the student learns from a kept entry: the rule's 0/1 decision, or the teacher's probability itself.
+TARGETS = ("hard", "soft")
+
 
 @dataclass(frozen=True)
 class PseudoConfig(ThresholdConfig):
@@ -55,6 +58,9 @@ class PseudoConfig(ThresholdConfig):
     teacher_views: str = (
         "all"  # average the teacher's probabilities over every cached view (MixMatch's label guess) | plain
     )
+    targets: str = "hard"  # hard: the rule's 0/1 decisions | soft: the teacher's probabilities
+    align: bool = False  # scale each class's probabilities so their mean over the pool is its labeled prior
+    min_labeled_positives: int = 0  # a class with fewer labeled positives gets no pseudo-label entry (0: none left out)
 
     def validate(self) -> None:
         super().validate()
@@ -62,6 +68,10 @@ class PseudoConfig(ThresholdConfig):
             raise UserError("pseudo.pos_fraction and pseudo.neg_fraction must be within [0, 1]")
         if self.teacher_views not in TEACHER_VIEWS:
             raise UserError(f"pseudo.teacher_views={self.teacher_views!r}; choose one of {', '.join(TEACHER_VIEWS)}")
+        if self.targets not in TARGETS:
+            raise UserError(f"pseudo.targets={self.targets!r}; choose one of {', '.join(TARGETS)}")
+        if self.min_labeled_positives < 0:
+            raise UserError("pseudo.min_labeled_positives must be >= 0")
 
 
 def teacher_view_count(cfg: PseudoConfig) -> int | None:
@@ -71,19 +81,64 @@ def teacher_view_count(cfg: PseudoConfig) -> int | None:
 
 @dataclass
 class PseudoLabels:
-    targets: np.ndarray  # (N, C) 0/1 float32
+    targets: np.ndarray  # (N, C) float32: 0/1 decisions, or probabilities with soft targets
     mask: np.ndarray  # (N, C) 1 where the entry takes part in the loss
+    decisions: np.ndarray | None = None  # (N, C) the rule's 0/1 decisions when ``targets`` are soft
+
+    @property
+    def hard(self) -> np.ndarray:
+        """(N, C) the rule's 0/1 decisions, whether the targets are those or probabilities."""
+        return self.targets if self.decisions is None else self.decisions
 
     @property
     def positives(self) -> np.ndarray:
-        """(N, C) bool: the kept positives, the labels training learns."""
-        return (self.targets * self.mask) > 0
+        """(N, C) bool: the kept positives the rule decided on (what the stage writes and is measured)."""
+        return (self.hard * self.mask) > 0
 
 
 def make_pseudo_labels(cfg: PseudoConfig, scores: Scores) -> PseudoLabels:
-    """Hard targets and a loss mask for ``scores.scores`` (N, C) under ``cfg.threshold``."""
+    """Targets and a loss mask for ``scores.scores`` (N, C) under ``cfg.threshold``, ``cfg.targets``, ``cfg.align``.
+
+    The rule decides on the teacher's own ranking, which alignment does not change; soft
+    targets keep the rule's mask and replace its 0/1 decisions by the (aligned) probabilities,
+    so that an uncertain entry pulls the student less than a confident one instead of being
+    rounded to a label it may not have (confirmation bias).
+    """
     cfg.validate()
-    return LABELERS[cfg.threshold](cfg, scores)
+    labels = _rare_left_out(LABELERS[cfg.threshold](cfg, scores), scores, cfg.min_labeled_positives)
+    if cfg.targets == "hard":
+        return labels
+    probs = aligned(scores.scores, scores.priors) if cfg.align else scores.scores
+    return PseudoLabels(probs.astype(np.float32), labels.mask, labels.targets)
+
+
+def _rare_left_out(labels: PseudoLabels, s: Scores, min_positives: int) -> PseudoLabels:
+    """Mask out every entry of the classes with fewer than ``min_positives`` labeled positives.
+
+    CAP sizes a class's pseudo-positives by its labeled prior; from one to three labeled
+    positives that prior is off by a factor, and every entry of the class is labeled by it.
+    Left out, such a class learns from its labeled images (and the text prior) alone.
+    """
+    if min_positives == 0:
+        return labels
+    if s.labeled_y is None:
+        raise ValueError("pseudo.min_labeled_positives needs the labeled part's labels")
+    rare = (s.labeled_y > 0).sum(0) < min_positives
+    mask = labels.mask.copy()
+    mask[:, rare] = 0.0
+    return PseudoLabels(labels.targets, mask, labels.decisions)
+
+
+def aligned(probs: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Distribution alignment: each class's probabilities scaled so that their mean is its labeled prior (clipped to 1).
+
+    A teacher trained on few labels, or on a long tail, is biased towards the classes it saw
+    most; alignment (ReMixMatch's, per class for multi-label) pulls its soft targets back
+    to the class frequencies the labeled part shows.
+    """
+    mean = probs.mean(0)
+    scale = np.divide(np.clip(priors, 0.0, 1.0), mean, out=np.ones_like(mean, dtype=np.float64), where=mean > 0)
+    return np.clip(probs * scale[None, :], 0.0, 1.0)
 
 
 def label_pool(
