@@ -18,6 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
 import typer
 import yaml
 
@@ -50,10 +51,16 @@ def run(
     oracles: bool = typer.Option(False, "--oracles", help="Run the all-labels oracles instead of a cell."),
     data: Path = typer.Option(Path("data"), help="The default pipeline's data directory (prepared, features)."),
     params: Path = typer.Option(Path("params.yaml"), help="The method's params (model, train, pseudo, ...)."),
+    threads: int = typer.Option(1, help="Torch CPU threads (a runtime knob: scores move in their last bits at most)."),
 ) -> None:
-    """Every variant for one labeled ratio and split seed, or (--oracles) the oracles on every training label."""
+    """Every variant for one labeled ratio and split seed, or (--oracles) the oracles on every training label.
+
+    One thread by default: on a shared 2-core machine torch's second thread spins more than it
+    computes (docs/results.md, the label-efficiency curve), and DVC runs the cells one at a time.
+    """
     if oracles == (ratio is not None or seed is not None) or (not oracles and (ratio is None or seed is None)):
         raise typer.BadParameter("give --ratio and --seed, or --oracles alone")
+    torch.set_num_threads(threads)
     settings = Settings.from_params(yaml.safe_load(params.read_text()))
     ws = load_workspace(data / "prepared", data / "features", None)
     result = run_oracles(ws, settings) if oracles else run_cell(ws, ratio, seed, settings)
