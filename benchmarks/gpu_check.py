@@ -107,8 +107,8 @@ TINY = Sizes(
     cpu_n=128,
     predict_images=8,
     pipeline={
-        "data.digits.n_train": 120,
-        "data.digits.n_test": 60,
+        "data.objects.n_train": 120,
+        "data.objects.n_test": 60,
         "extract.views": 2,
         "extract.grid": 2,
         "train.epochs": 3,

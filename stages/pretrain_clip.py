@@ -1,8 +1,8 @@
-"""pretrain_clip: train the embedded digit CLIP from scratch and write its fp16 weights.
+"""pretrain_clip: train an embedded CLIP and write its fp16 weights.
 
-Runs once: its outputs ship with the repository (models/digit-clip/), and its own
-pipeline file (models/digit-clip/dvc.yaml) keeps it traceable; `dvc repro` finds it up
-to date. Rebuild with `dvc repro -f models/digit-clip/dvc.yaml` (time and conditions:
+Runs once per model folder (models/objects-clip/, models/digit-clip/): its outputs ship with
+the repository, and the folder's own pipeline file keeps it traceable; `dvc repro` finds it
+up to date. Rebuild with `dvc repro -f models/<name>/dvc.yaml` (time and conditions:
 docs/embedded-clip.md); on this kind of machine the weights come out byte for byte the same.
 """
 
@@ -15,6 +15,7 @@ import torch
 import typer
 
 from ssmll.core.files import rows_csv, sha256, write_json, write_text
+from ssmll.data.scenes.vocabulary import vocabulary
 from ssmll.encoding.clip import load_clip
 from ssmll.pretrain.corpus import CorpusConfig, build_corpus
 from ssmll.pretrain.recipe import RecipeConfig, pretrain, save_weights, zero_shot
@@ -31,7 +32,7 @@ def main(
     params: Path = typer.Option(MODEL_DIR / "params.yaml", "--params", help="The recipe's own params file."),
     out: Path = typer.Option(MODEL_DIR, help="Directory for weights.safetensors, metrics.json and curves.csv."),
 ) -> None:
-    """Pretrain the embedded CLIP on rendered digit image-caption pairs."""
+    """Pretrain an embedded CLIP on rendered image-caption pairs of its vocabulary."""
     corpus = read_config(params, "corpus", CorpusConfig)
     recipe = read_config(params, "recipe", RecipeConfig)
     arch = recipe.arch
@@ -39,7 +40,7 @@ def main(
     start = time.perf_counter()
     result = pretrain(corpus, recipe, log=_log)
     weights = out / "weights.safetensors"
-    save_weights(result.clip, weights, {"arch": arch, "recipe": "models/digit-clip/params.yaml"})
+    save_weights(result.clip, weights, {"arch": arch, "recipe": params.as_posix()})
     shipped = load_clip(arch, str(weights))  # the ordinary checkpoint path, fp16 weights as shipped
     _, val = build_corpus(corpus)
     summary = {
@@ -51,7 +52,12 @@ def main(
         "threads": recipe.threads,
         "sha256": sha256(weights),
         "val_images": corpus.val_images,
-        **{f"val_{k}": v for k, v in zero_shot(shipped, val, recipe.eval_templates, recipe.eval_attn_scale).items()},
+        **{
+            f"val_{k}": v
+            for k, v in zero_shot(
+                shipped, val, vocabulary(corpus.vocabulary).names, recipe.eval_templates, recipe.eval_attn_scale
+            ).items()
+        },
     }
     write_json(summary, out / "metrics.json")
     write_text(rows_csv(result.history, list(result.history[0])), out / "curves.csv")

@@ -1,7 +1,7 @@
 """Shared fixtures: one tiny dataset with CLIP features built once per session, and tiny params.
 
 The tiny dataset is what ``dvc repro`` makes from the repository's params with only the
-size keys turned down (``TINY``): digit scenes, the shipped embedded CLIP, a 2x2 grid and
+size keys turned down (``TINY``): object scenes, the shipped embedded CLIP, a 2x2 grid and
 two views. Tests that only read it share the session copy; tests that write copy it.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from tiny_params import TEMPLATES, TINY, repo_params, write_params
 from typer.testing import CliRunner
 
-from ssmll.data.digits.scenes import DigitScenesConfig, build
+from ssmll.data.scenes.objects import ObjectScenesConfig, build
 from ssmll.data.tables import PreparedDataset, write_prepared
 from ssmll.encoding.clip import LoadedClip, load_clip
 from stages.extract import cli as extract_cli
@@ -40,8 +40,8 @@ def tiny_clip() -> LoadedClip:
 
 @pytest.fixture(scope="session")
 def tiny_scenes() -> PreparedDataset:
-    """The tiny digit scenes, in memory."""
-    return build(DigitScenesConfig(n_train=TINY["data.digits.n_train"], n_test=TINY["data.digits.n_test"]))
+    """The tiny object scenes, in memory."""
+    return build(ObjectScenesConfig(n_train=TINY["data.objects.n_train"], n_test=TINY["data.objects.n_test"]))
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,17 @@ from ssmll.evaluation.workspace import load_workspace
 @pytest.fixture
 def split_dir(tmp_path, tiny):
     ids = tiny.dataset.tables["train"].column("image_id").to_pylist()
-    write_labeled_split(tmp_path / "split", labeled_split(ids, 0.5, 0), tiny.dataset.classes, np.full(10, 0.1))
+    write_labeled_split(
+        tmp_path / "split", labeled_split(ids, 0.5, 0), tiny.dataset.classes, np.full(len(tiny.dataset.classes), 0.1)
+    )
     return tmp_path / "split"
 
 
 def test_workspace_holds_both_splits_aligned_with_their_labels(tiny, split_dir):
     ws = load_workspace(tiny.prepared, tiny.features, split_dir)
-    n, m = TINY["data.digits.n_train"], TINY["data.digits.n_test"]
+    n, m = TINY["data.objects.n_train"], TINY["data.objects.n_test"]
     assert ws.train.global_.shape[:2] == (n, TINY["extract.views"]) and ws.test.global_.shape[:2] == (m, 1)
-    assert ws.train.y.shape == (n, 10) and ws.labeled.sum() == n // 2
+    assert ws.train.y.shape == (n, len(tiny.dataset.classes)) and ws.labeled.sum() == n // 2
     first = tiny.dataset.tables["train"].column("labels")[0].as_py()
     assert np.flatnonzero(ws.train.y[0]).tolist() == first
     assert ws.encoder.grid == TINY["extract.grid"] and ws.prompt_names == tiny.dataset.prompt_names

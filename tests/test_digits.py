@@ -1,8 +1,9 @@
-"""ssmll.data.digits.scenes: the embedded digit scenes are deterministic, honest and validated."""
+"""ssmll.data.scenes.digits: the embedded digit scenes are deterministic, honest and validated."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from ssmll.core.errors import UserError
-from ssmll.data.digits.scenes import CLASS_NAMES, DigitScenesConfig, _split_scans, build, class_weights, draw_digits
+from ssmll.data.scenes.digits import CLASS_NAMES, DigitScenesConfig, _split_scans, build, class_weights, draw_digits
 
 SMALL = DigitScenesConfig(n_train=12, n_test=6, image_size=64)
 
@@ -104,3 +105,12 @@ def test_no_skew_draws_as_before():
     """class_skew 0 keeps the balanced scenes byte for byte: the first draws as the code drew them before the param."""
     got = [draw_digits(np.random.default_rng([0, 0, i]), DigitScenesConfig()) for i in range(6)]
     assert got == [[7, 8, 9], [9, 8], [2, 3, 1], [8, 2, 7, 9], [3, 2, 0, 1], [9, 5, 7, 8]]
+
+
+def test_layout_draws_as_before():
+    """The shared grid layout (ssmll.data.scenes.layout) keeps the digit scenes' pixels: the first train scenes
+    decode to the pixels the code drew before the layout was shared with the object scenes."""
+    digest = hashlib.sha256()
+    for png in build(SMALL).tables["train"].column("image").to_pylist()[:4]:
+        digest.update(np.asarray(Image.open(io.BytesIO(png))).tobytes())
+    assert digest.hexdigest() == "b0a67be9c98cfb2aa9ae291aadba49a782ecd42a77ca271aee5d7d603c0f3f3d"

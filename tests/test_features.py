@@ -25,7 +25,7 @@ SHARD = 7
 
 def test_image_features_read_back_in_table_order(tiny):
     feats = read_image_features(tiny.features, "train")
-    n, views, grid, dim = TINY["data.digits.n_train"], TINY["extract.views"], TINY["extract.grid"], tiny.clip.dim
+    n, views, grid, dim = TINY["data.objects.n_train"], TINY["extract.views"], TINY["extract.grid"], tiny.clip.dim
     assert feats.image_ids == tiny.dataset.tables["train"].column("image_id").to_pylist()
     assert feats.global_.shape == (n, views, dim)
     assert feats.local.shape == (n, views, grid * grid, dim)

@@ -65,7 +65,7 @@ def test_eval_metrics_hold_both_variants(repro):
         for key in ("mAP", "CF1", "OF1"):
             assert 0 <= metrics[variant][key] <= 100, (variant, key)
     report = json.loads((repo / "metrics" / "eval_report.json").read_text())
-    assert report["test_images"] == TINY["data.digits.n_test"]
+    assert report["test_images"] == TINY["data.objects.n_test"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -11,11 +11,14 @@ import yaml
 from dvc.utils.hydra import compose_and_dump
 
 from ssmll.core.config import from_params
+from ssmll.data.scenes.prompts import OBJECT_TEMPLATES
 from ssmll.data.sources.registry import SOURCES, DataConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
+#: The presets of the embedded worlds, which bring their own embedded CLIP; the others use a real one.
+EMBEDDED = ("digits", "objects")
 
 
 def compose(tmp_path: Path, *overrides: str) -> dict:
@@ -64,12 +67,18 @@ def test_preset_selects_its_source_with_the_documented_defaults(tmp_path, preset
     assert from_params(cls, options, f"data.{preset}") == cls(), "preset = code defaults"
     from_params(DataConfig, {k: v for k, v in data.items() if k not in SOURCES}, "data")
     assert set(params) == set(compose(tmp_path)), "a preset changes values, never the param sections"
-    if preset != "digits":
+    if preset not in EMBEDDED:
         assert (params["clip"]["model"], params["clip"]["pretrained"], params["extract"]["hflip"]) == (
             "ViT-B-16",
             "openai",
             0.5,
         )
+
+
+def test_the_objects_preset_prompts_as_its_embedded_clip_is_judged(tmp_path):
+    params = compose(tmp_path, "data=objects")
+    assert params["extract"]["templates"] == list(OBJECT_TEMPLATES)
+    assert (params["clip"]["model"], params["extract"]["hflip"]) == ("ssmll-digits-ViT-8", 0.0)
 
 
 def test_preset_options_can_be_overridden_on_the_command_line(tmp_path):

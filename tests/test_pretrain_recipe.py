@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -32,6 +33,16 @@ def test_a_few_steps_give_the_same_weights_twice_and_move_them():
     assert _state_bytes(a.clip.model) != _state_bytes(start.model)
     assert [r["step"] for r in a.history] == [2, 3]
     assert {"loss_global", "loss_token", "val_zeroshot_mAP", "val_label_specific_mAP"} <= set(a.history[0])
+
+
+def test_a_warm_start_begins_from_the_checkpoint_it_names(tmp_path):
+    """recipe.init: the objects CLIP starts from the digit CLIP; zero steps of training would return it unchanged."""
+    path = tmp_path / "start.safetensors"
+    save_weights(load_clip(RECIPE.arch, "none", seed=5), path, {"arch": RECIPE.arch})
+    warm = pretrain(CORPUS, dataclasses.replace(RECIPE, init=str(path), steps=1, eval_every=1, lr=1e-12)).clip
+    start = load_clip(RECIPE.arch, str(path))
+    for name, tensor in start.model.state_dict().items():
+        assert torch.allclose(warm.model.state_dict()[name], tensor, atol=1e-6), name
 
 
 def test_saved_fp16_weights_load_as_an_ordinary_checkpoint(tmp_path):

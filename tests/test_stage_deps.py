@@ -17,7 +17,12 @@ from tiny_params import REPO
 
 #: Every pipeline file's stages, by "file:stage"; their deps are relative to the repository
 #: root (the embedded CLIP's and the label-efficiency study's pipelines run there: wdir ../..).
-PIPELINES = ("dvc.yaml", "models/digit-clip/dvc.yaml", "studies/label-efficiency/dvc.yaml")
+PIPELINES = (
+    "dvc.yaml",
+    "models/digit-clip/dvc.yaml",
+    "models/objects-clip/dvc.yaml",
+    "studies/label-efficiency/dvc.yaml",
+)
 STAGES = {f"{f}:{name}": s for f in PIPELINES for name, s in yaml.safe_load((REPO / f).read_text())["stages"].items()}
 ROOTS = {"ssmll": REPO / "src", "stages": REPO}
 
@@ -96,7 +101,7 @@ def covered(path: Path, deps: list[str]) -> bool:
 
 def test_imports_are_followed_through_packages_and_function_bodies():
     files = {p.relative_to(REPO).as_posix() for p in imported_files("stages.prepare")}
-    assert {"stages/__init__.py", "stages/_cli.py", "src/ssmll/__init__.py", "src/ssmll/data/digits/scenes.py"} <= files
+    assert {"stages/__init__.py", "stages/_cli.py", "src/ssmll/__init__.py", "src/ssmll/data/scenes/digits.py"} <= files
     assert "src/ssmll/encoding/clip.py" not in {
         p.relative_to(REPO).as_posix() for p in imported_files("ssmll.encoding.record")
     }

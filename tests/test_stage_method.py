@@ -36,6 +36,11 @@ FAST = {
 }
 
 
+def classes_of(root: Path) -> list[str]:
+    """The class names the prepare stage wrote into ``root``."""
+    return json.loads((root / "data/prepared/classes.json").read_text())["classes"]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny):
     """A working directory after pseudolabel (so after contexts, train and train_supervised)."""
@@ -45,10 +50,12 @@ def trained(tmp_path_factory, tiny):
 
 def test_contexts_write_assignment_heat_map_and_summary(trained):
     contexts = json.loads((trained / "data/contexts/contexts.json").read_text())
-    assert len(contexts["assignment"]) == 10 and len(contexts["contexts"]) == 3
+    n_classes = len(classes_of(trained))
+    assert contexts["classes"] == classes_of(trained)
+    assert len(contexts["assignment"]) == n_classes and len(contexts["contexts"]) == 3
     assert sorted(c for group in contexts["contexts"] for c in group) == sorted(contexts["classes"])
     lines = (trained / "metrics/plots/cooccurrence.csv").read_text().splitlines()
-    assert lines[0] == "class,with,affinity" and len(lines) == 1 + 100
+    assert lines[0] == "class,with,affinity" and len(lines) == 1 + n_classes**2
     summary = json.loads((trained / "metrics/contexts_report.json").read_text())
     assert summary["k"] == 3 and len(summary["contexts"]) == 3
     assert list(json.loads((trained / "metrics/contexts.json").read_text())) == ["adjusted_rand_index"]
@@ -57,9 +64,9 @@ def test_contexts_write_assignment_heat_map_and_summary(trained):
 def test_train_writes_a_bundle_metrics_and_curves(trained):
     bundle = load_bundle(trained / "data/models/method.pt")
     assert len(bundle.training["history"]) == FAST["train.epochs"] and bundle.training["variant"] == "method"
-    assert bundle.classes == json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
+    assert bundle.classes == classes_of(trained)
     assert sorted(c for group in bundle.contexts for c in group) == sorted(bundle.classes)
-    assert bundle.thresholds.shape == (10,) and bundle.encoder.grid == 2
+    assert bundle.thresholds.shape == (len(bundle.classes),) and bundle.encoder.grid == 2
     record = load_bundle(trained / "data/models/supervised.pt").training
     assert list(record["train"]) == train_params("supervised") and "pseudo" not in record
     metrics = json.loads((trained / "metrics/train.json").read_text())
@@ -75,7 +82,7 @@ def test_pseudolabels_cover_the_unlabeled_part_with_scores_and_quality(trained):
     split = pq.read_table(trained / "data/split/split.parquet")
     assert table.num_rows == int((~split.column("labeled").to_numpy()).sum())
     scores = np.stack(table.column("scores").to_numpy(zero_copy_only=False))
-    assert scores.shape == (table.num_rows, 10) and ((scores >= 0) & (scores <= 1)).all()
+    assert scores.shape == (table.num_rows, len(classes_of(trained))) and ((scores >= 0) & (scores <= 1)).all()
     quality = json.loads((trained / "metrics/pseudo.json").read_text())
     assert set(quality) == {"CP", "CR", "CF1", "OP", "OR", "OF1"}
     report = json.loads((trained / "metrics/pseudo_report.json").read_text())
@@ -87,10 +94,11 @@ def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained)
     assert load_bundle(trained / "data/models/method.pt").training["pseudo"]["pos_fraction"] == 0.5
     table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet")
     train_ids = pq.read_table(trained / "data/prepared/train.parquet").column("image_id").to_pylist()
-    classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
+    classes = classes_of(trained)
     priors = read_labeled_split(trained / "data/split", train_ids, classes).priors
     counts = np.bincount(
-        np.concatenate([np.asarray(r, dtype=np.int64) for r in table.column("labels").to_pylist()]), minlength=10
+        np.concatenate([np.asarray(r, dtype=np.int64) for r in table.column("labels").to_pylist()]),
+        minlength=len(classes),
     )
     np.testing.assert_array_equal(counts, prior_counts(0.5 * priors, table.num_rows))
 
@@ -116,7 +124,7 @@ def test_pseudolabel_scores_the_views_training_scores(trained, teacher_views, tm
 
 def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):
     table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet").to_pylist()
-    classes = json.loads((trained / "data/prepared/classes.json").read_text())["classes"]
+    classes = classes_of(trained)
     with open(trained / "data/pseudolabels/pseudolabels.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["image_id", "path", "labels"] and len(rows) == len(table)
@@ -164,9 +172,10 @@ def test_bad_train_params_fail_cleanly(trained, overrides, message, monkeypatch)
 
 def test_contexts_k_above_the_number_of_classes_fails_cleanly(trained, monkeypatch):
     monkeypatch.chdir(trained)
-    write_params(trained, {**FAST, "contexts.k": 11})
+    k = len(classes_of(trained)) + 1
+    write_params(trained, {**FAST, "contexts.k": k})
     try:
-        assert_fails_cleanly(contexts_cli, trained, "contexts.k=11")
+        assert_fails_cleanly(contexts_cli, trained, f"contexts.k={k}")
     finally:
         write_params(trained, FAST)
 

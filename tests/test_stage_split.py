@@ -29,17 +29,18 @@ def with_prepared(workdir, tiny_prepared):
     return setup
 
 
-def test_split_writes_assignment_priors_and_summary(with_prepared):
+def test_split_writes_assignment_priors_and_summary(with_prepared, tiny_scenes):
     root = with_prepared({"split.lb_ratio": 0.25, "split.seed": 3})
     result = invoke(cli)
     assert result.exit_code == 0, result.output
-    n = TINY["data.digits.n_train"]
+    n = TINY["data.objects.n_train"]
     table = pq.read_table(root / "data/split/split.parquet")
     assert table.num_rows == n
     labeled = table.column("labeled").to_numpy()
     assert set(np.flatnonzero(labeled)) == set(np.random.RandomState(3).permutation(n)[: n // 4])
     priors = json.loads((root / "data/split/priors.json").read_text())
-    assert len(priors["priors"]) == 10 and 0 < max(priors["priors"]) <= 1
+    assert priors["classes"] == tiny_scenes.classes and len(priors["priors"]) == len(tiny_scenes.classes)
+    assert 0 < max(priors["priors"]) <= 1
     summary = json.loads((root / "metrics/split.json").read_text())
     assert (summary["labeled"], summary["unlabeled"]) == (n // 4, n - n // 4)
 

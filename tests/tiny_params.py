@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: The size keys that make the default pipeline tiny; everything else stays as in params.yaml.
 TINY: dict[str, Any] = {
-    "data.digits.n_train": 120,
-    "data.digits.n_test": 60,
+    "data.objects.n_train": 120,
+    "data.objects.n_test": 60,
     "extract.views": 2,
     "extract.grid": 2,
 }
@@ -21,7 +21,7 @@ TINY: dict[str, Any] = {
 #: Fewer epochs where params.yaml has a train section: tests check that training runs, not what it learns.
 SHORT_TRAINING: dict[str, Any] = {"train.epochs": 3, "train.warmup_epochs": 1}
 
-TEMPLATES = ["a photo of the number {}."]
+TEMPLATES = ["a photo of a {}."]
 
 
 def _has(params: Mapping[str, Any], dotted: str) -> bool:

@@ -23,7 +23,7 @@ from ssmll.core.files import atomic_path, dumps_json, read_json, write_table_to
 class SplitConfig:
     """The ``split`` params; :func:`labeled_split` checks them against the pool's size."""
 
-    lb_ratio: float = 0.1
+    lb_ratio: float = 0.05
     seed: int = 1
 
 

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ssmll.core.errors import UserError
 from ssmll.core.files import dumps_json, fp16_rows, json_values, read_json, rows_to_numpy, sha256, write_table_to
-from ssmll.data.digits.prompts import DIGIT_TEMPLATES
+from ssmll.data.scenes.prompts import OBJECT_TEMPLATES
 from ssmll.encoding.views import ViewConfig
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    model: str = "ssmll-digits-ViT-8"  # an open_clip architecture (this one: the embedded digit CLIP)
-    pretrained: str = "models/digit-clip/weights.safetensors"  # a checkpoint file, an open_clip tag, or none (random)
+    model: str = "ssmll-digits-ViT-8"  # an open_clip architecture (this one: the embedded CLIPs')
+    pretrained: str = "models/objects-clip/weights.safetensors"  # a checkpoint file, an open_clip tag, or none (random)
     seed: int = 0  # initialises random weights when pretrained is none
 
 
@@ -41,7 +41,7 @@ class ExtractConfig(ViewConfig):
 
     grid: int = 8
     vit_local: str = "block"  # ViT local tokens: block (the last block's output) | value (its value path, MaskCLIP)
-    templates: tuple[str, ...] = DIGIT_TEMPLATES  # the default world's classes
+    templates: tuple[str, ...] = OBJECT_TEMPLATES  # the default world's classes
 
     def validate(self) -> None:
         super().validate()

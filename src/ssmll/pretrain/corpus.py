@@ -1,11 +1,12 @@
-"""Image-caption pairs for pretraining the embedded CLIP, rendered from the pretraining scans.
+"""Image-caption pairs for pretraining an embedded CLIP, rendered from its vocabulary's pretraining looks.
 
-Pretraining images are not the downstream scenes: one to three digits placed freely
-(no grid), at sizes that shrink with their number, on the scenes' gradient backgrounds.
-Each time an image is drawn into a batch it gets a fresh caption: a template filled
-with the digits it names, in random order, as words or (sometimes) numerals; with
-``subset_prob`` only a random non-empty subset of its digits is named. A caption is a
-true statement about every image that holds the digits it names, which is what the
+Pretraining images are not the downstream scenes: one to three objects (digit scans, and
+drawn shapes in the ``objects`` vocabulary) placed freely (no grid), at sizes that shrink
+with their number, on the scenes' gradient backgrounds. Each time an image is drawn into a
+batch it gets a fresh caption: a template filled with the classes it names, in random
+order, as words or (sometimes, for digits) numerals; with ``subset_prob`` only a random
+non-empty subset of its classes is named. A caption is a
+true statement about every image that holds the classes it names, which is what the
 loss's multi-positive targets encode (``loss.subset_targets``).
 """
 
@@ -17,16 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssmll.core.errors import UserError
-from ssmll.data.digits.prompts import DIGIT_TEMPLATES
-from ssmll.data.digits.scans import (
-    CLASS_NAMES,
-    ScanPool,
-    contrasting_colour,
-    gradient,
-    paste_scan,
-    pretraining_scans,
-    split_pool,
-)
+from ssmll.data.scenes.prompts import DIGIT_TEMPLATES
+from ssmll.data.scenes.scans import ScanPool, contrasting_colour, gradient, paste_scan, split_pool
+from ssmll.data.scenes.vocabulary import Vocabulary, vocabulary
 
 TEMPLATES = DIGIT_TEMPLATES + (
     "there is a {} in this image.",
@@ -40,13 +34,14 @@ TEMPLATES = DIGIT_TEMPLATES + (
 
 @dataclass(frozen=True)
 class CorpusConfig:
+    vocabulary: str = "digits"  # the classes: digits | objects (ssmll.data.scenes.vocabulary)
     images: int = 30000  # pre-rendered training images (captions are drawn afresh)
     val_images: int = 1000  # held-out images from held-out scans, to judge the recipe by
     val_fraction_of_scans: float = 0.2  # of the pretraining scans, kept for validation only
     image_size: int = 64
-    min_digits: int = 1
-    max_digits: int = 3
-    min_side: int = 14  # digit size in pixels; the largest shrinks with the number of digits
+    min_objects: int = 1
+    max_objects: int = 3
+    min_side: int = 14  # object size in pixels; the largest shrinks with the number of objects
     subset_prob: float = 0.5
     numeral_prob: float = 0.2
     templates: tuple[str, ...] = TEMPLATES
@@ -55,8 +50,9 @@ class CorpusConfig:
     def validate(self) -> None:
         if self.images < 1 or self.val_images < 1:
             raise UserError("corpus.images and corpus.val_images must be at least 1")
-        if not 1 <= self.min_digits <= self.max_digits <= 10:
-            raise UserError("corpus needs 1 <= min_digits <= max_digits <= 10")
+        n = len(vocabulary(self.vocabulary).names)
+        if not 1 <= self.min_objects <= self.max_objects <= n:
+            raise UserError(f"corpus needs 1 <= min_objects <= max_objects <= {n} (its vocabulary's classes)")
         if not 0.0 < self.val_fraction_of_scans < 1.0:
             raise UserError("corpus.val_fraction_of_scans must be within (0, 1)")
         if not 4 <= self.min_side <= self.image_size // 2:
@@ -70,24 +66,24 @@ class CorpusConfig:
 @dataclass
 class RenderedImages:
     pixels: np.ndarray  # (N, H, W, 3) uint8
-    digits: list[frozenset[int]]
+    labels: list[frozenset[int]]  # class indices in each image
 
 
 def render_image(rng: np.random.Generator, scans: ScanPool, cfg: CorpusConfig) -> tuple[np.ndarray, frozenset[int]]:
-    """One pretraining image (H, W, 3) uint8 and the digits in it."""
+    """One pretraining image (H, W, 3) uint8 and the classes in it."""
     size = cfg.image_size
-    k = int(rng.integers(cfg.min_digits, cfg.max_digits + 1))
-    digits = [int(d) for d in rng.choice(10, size=k, replace=False)]
+    k = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
+    labels = [int(d) for d in rng.choice(len(scans), size=k, replace=False)]
     canvas = gradient(rng, size)
     luminance = canvas.mean()
     top = max(cfg.min_side, int(0.9 * size / math.sqrt(k)))
     boxes: list[tuple[int, int, int]] = []
-    for d in digits:
+    for d in labels:
         y0, x0, side = _free_box(rng, size, cfg.min_side, top, boxes)
         boxes.append((y0, x0, side))
         scan = scans[d][rng.integers(len(scans[d]))]
         paste_scan(canvas, scan, y0, x0, side, contrasting_colour(rng, luminance))
-    return canvas.round().clip(0, 255).astype(np.uint8), frozenset(digits)
+    return canvas.round().clip(0, 255).astype(np.uint8), frozenset(labels)
 
 
 def _free_box(
@@ -105,32 +101,38 @@ def _free_box(
 def render_images(n: int, scans: ScanPool, cfg: CorpusConfig, stream: int) -> RenderedImages:
     """``n`` images, image i a pure function of (seed, stream, i)."""
     pixels = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
-    digits = []
+    labels = []
     for i in range(n):
         pixels[i], d = render_image(np.random.default_rng([cfg.seed, stream, i]), scans, cfg)
-        digits.append(d)
-    return RenderedImages(pixels, digits)
+        labels.append(d)
+    return RenderedImages(pixels, labels)
 
 
 def build_corpus(cfg: CorpusConfig) -> tuple[RenderedImages, RenderedImages]:
     """Training and validation images, from disjoint parts of the pretraining scans."""
     cfg.validate()
     val_scans, train_scans = split_pool(
-        pretraining_scans(), cfg.val_fraction_of_scans, np.random.default_rng([cfg.seed, 7])
+        vocabulary(cfg.vocabulary).pretraining(), cfg.val_fraction_of_scans, np.random.default_rng([cfg.seed, 7])
     )
     return render_images(cfg.images, train_scans, cfg, stream=0), render_images(
         cfg.val_images, val_scans, cfg, stream=1
     )
 
 
-def caption(rng: np.random.Generator, digits: frozenset[int], cfg: CorpusConfig) -> tuple[str, frozenset[int]]:
-    """A caption naming all of ``digits`` or (with ``subset_prob``) a non-empty subset; and what it names."""
-    named = rng.permutation(sorted(digits))
+def caption(
+    rng: np.random.Generator, labels: frozenset[int], cfg: CorpusConfig, vocab: Vocabulary
+) -> tuple[str, frozenset[int]]:
+    """A caption naming all of ``labels`` or (with ``subset_prob``) a non-empty subset; and what it names."""
+    named = rng.permutation(sorted(labels))
     if len(named) > 1 and rng.random() < cfg.subset_prob:
         named = named[: int(rng.integers(1, len(named)))]
-    words = [str(d) if rng.random() < cfg.numeral_prob else CLASS_NAMES[d] for d in named]
+    words = [_word(d, rng.random() < cfg.numeral_prob, vocab) for d in named]
     template = cfg.templates[int(rng.integers(len(cfg.templates)))]
     return template.format(join_names(words)), frozenset(int(d) for d in named)
+
+
+def _word(label: int, as_numeral: bool, vocab: Vocabulary) -> str:
+    return vocab.numerals[label] if as_numeral and label in vocab.numerals else vocab.names[label]
 
 
 def join_names(words: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""Training the embedded CLIP: open_clip's own ``CLIP`` on the rendered digit corpus.
+"""Training an embedded CLIP: open_clip's own ``CLIP`` on a rendered corpus of its vocabulary.
 
 AdamW with decay on matrices only, linear warm-up then cosine decay, the logit scale
 clamped at 100 as open_clip does. Batches walk seeded permutations of the corpus and
@@ -23,8 +23,8 @@ from safetensors.torch import save
 
 from ssmll.core.errors import UserError
 from ssmll.core.files import atomic_path
-from ssmll.data.digits.prompts import DIGIT_TEMPLATES
-from ssmll.data.digits.scans import CLASS_NAMES
+from ssmll.data.scenes.prompts import DIGIT_TEMPLATES
+from ssmll.data.scenes.vocabulary import vocabulary
 from ssmll.encoding.clip import LoadedClip, encode_prompts
 from ssmll.encoding.factory import create_encoder, dense_encoder
 from ssmll.encoding.zeroshot import image_tokens, zeroshot_label_specific, zeroshot_scores
@@ -36,6 +36,7 @@ from ssmll.pretrain.loss import sigmoid_pair_loss, soft_max_cosine, subset_targe
 @dataclass(frozen=True)
 class RecipeConfig:
     arch: str = "ssmll-digits-ViT-8"  # an architecture of ssmll/model_configs/
+    init: str = "none"  # starting weights: none (random) or a checkpoint file of the same architecture
     threads: int = 2  # torch CPU threads: part of the recipe, as they fix the float summation order
     steps: int = 1500
     batch_size: int = 256
@@ -77,21 +78,22 @@ def pixels_to_input(pixels: np.ndarray, preprocess_cfg: dict) -> torch.Tensor:
     return (x - mean) / std
 
 
-def multihot_digits(digits: list[frozenset[int]]) -> np.ndarray:
-    y = np.zeros((len(digits), len(CLASS_NAMES)), dtype=np.float32)
-    for i, d in enumerate(digits):
+def multihot(labels: list[frozenset[int]], n_classes: int) -> np.ndarray:
+    y = np.zeros((len(labels), n_classes), dtype=np.float32)
+    for i, d in enumerate(labels):
         y[i, sorted(d)] = 1.0
     return y
 
 
 @torch.inference_mode()
 def zero_shot(
-    clip: LoadedClip, images: RenderedImages, templates: tuple[str, ...], attn_scale: float
+    clip: LoadedClip, images: RenderedImages, names: list[str], templates: tuple[str, ...], attn_scale: float
 ) -> dict[str, float]:
-    """Zero-shot mAP on ``images``: global embedding, and label-specific attention over the tokens."""
+    """Zero-shot mAP on ``images`` of classes ``names``: global embedding, and label-specific attention
+    over the tokens."""
     clip.model.eval()
     encoder = dense_encoder(clip)
-    text = encode_prompts(clip, CLASS_NAMES, list(templates))
+    text = encode_prompts(clip, names, list(templates))
     g, loc = zip(
         *(
             encoder(pixels_to_input(images.pixels[s : s + 256], clip.preprocess_cfg))
@@ -99,7 +101,7 @@ def zero_shot(
         )
     )
     g, loc = torch.cat(g), torch.cat(loc)
-    y = multihot_digits(images.digits)
+    y = multihot(images.labels, len(names))
     tokens = image_tokens(g, loc, include_global=True)
     return {
         "zeroshot_mAP": round(mean_ap(y, zeroshot_scores(g.numpy(), text.numpy())), 4),
@@ -135,13 +137,14 @@ def _batches(n: int, cfg: RecipeConfig, rng: np.random.Generator):
 
 
 def pretrain(corpus_cfg: CorpusConfig, cfg: RecipeConfig, log: Callable[[dict], None] | None = None) -> PretrainResult:
-    """Train ``cfg.arch`` from random weights on the digit corpus; return the model and its curves.
+    """Train ``cfg.arch`` from ``cfg.init`` on the rendered corpus; return the model and its curves.
 
     The caller sets the torch thread count (``cfg.threads``): the library keeps off global state.
     """
     cfg.validate()
     train, val = build_corpus(corpus_cfg)
-    clip, encoder = create_encoder(cfg.arch, "none", seed=cfg.seed)
+    vocab = vocabulary(corpus_cfg.vocabulary)
+    clip, encoder = create_encoder(cfg.arch, cfg.init, seed=cfg.seed)
     model = clip.model
     if model.logit_bias is None:
         raise UserError(f"{cfg.arch} has no logit bias; the sigmoid loss needs init_logit_bias in its config")
@@ -150,10 +153,10 @@ def pretrain(corpus_cfg: CorpusConfig, cfg: RecipeConfig, log: Callable[[dict], 
     rng = np.random.default_rng([cfg.seed, 1])
     result = PretrainResult(clip)
     start = time.perf_counter()
-    for step, idx in enumerate(_batches(len(train.digits), cfg, rng), start=1):
+    for step, idx in enumerate(_batches(len(train.labels), cfg, rng), start=1):
         model.train()
-        captions = [caption(rng, train.digits[i], corpus_cfg) for i in idx]
-        targets = subset_targets([train.digits[i] for i in idx], [named for _, named in captions])
+        captions = [caption(rng, train.labels[i], corpus_cfg, vocab) for i in idx]
+        targets = subset_targets([train.labels[i] for i in idx], [named for _, named in captions])
         g, loc = encoder(pixels_to_input(train.pixels[idx], clip.preprocess_cfg))
         text = model.encode_text(clip.tokenizer([c for c, _ in captions]), normalize=True)
         scale, bias = model.logit_scale.exp(), model.logit_bias
@@ -174,7 +177,10 @@ def pretrain(corpus_cfg: CorpusConfig, cfg: RecipeConfig, log: Callable[[dict], 
                 "loss_token": round(loss_token.item(), 4),
                 "logit_scale": round(scale.item(), 4),
                 "logit_bias": round(bias.item(), 4),
-                **{f"val_{k}": v for k, v in zero_shot(clip, val, cfg.eval_templates, cfg.eval_attn_scale).items()},
+                **{
+                    f"val_{k}": v
+                    for k, v in zero_shot(clip, val, vocab.names, cfg.eval_templates, cfg.eval_attn_scale).items()
+                },
             }
             result.history.append(row)
             if log:

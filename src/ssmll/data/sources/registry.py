@@ -15,7 +15,7 @@ from typing import Any
 
 from ssmll.core.config import from_params
 from ssmll.core.errors import UserError
-from ssmll.data.digits import scenes as digits
+from ssmll.data.scenes import digits, objects
 from ssmll.data.sources import coco, manifest, nuswide, voc
 from ssmll.data.sources.filecheck import check_images, enforce_loss_limit
 from ssmll.data.sources.records import show
@@ -23,6 +23,7 @@ from ssmll.data.tables import PreparedDataset
 
 SOURCES: dict[str, tuple[type, Callable[[Any], PreparedDataset]]] = {
     "digits": (digits.DigitScenesConfig, digits.build),
+    "objects": (objects.ObjectScenesConfig, objects.build),
     "coco2014": (coco.CocoConfig, coco.build),
     "voc2007": (voc.VocConfig, functools.partial(voc.build, year="2007")),
     "voc2012": (voc.VocConfig, functools.partial(voc.build, year="2012")),
@@ -37,7 +38,7 @@ IMAGE_CHECKS = ("decode", "header")
 class DataConfig:
     """The ``data`` params that are not one source's options (those sit under ``data.<source>``)."""
 
-    source: str = "digits"
+    source: str = "objects"
     seed: int = 0
     max_skipped_fraction: float = 0.01
     image_check: str = "decode"

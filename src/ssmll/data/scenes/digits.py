@@ -13,7 +13,6 @@ pretraining corpus (``digit_scans``). Everything is a pure function of the confi
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 
@@ -21,16 +20,8 @@ import numpy as np
 from PIL import Image
 
 from ssmll.core.errors import UserError
-from ssmll.data.digits.scans import (
-    CLASS_NAMES,
-    ScanPool,
-    contrasting_colour,
-    gradient,
-    paste_scan,
-    scene_scans,
-    split_pool,
-    to_image,
-)
+from ssmll.data.scenes.layout import grid_scene, png_bytes
+from ssmll.data.scenes.scans import CLASS_NAMES, ScanPool, scene_scans, split_pool
 from ssmll.data.tables import PreparedDataset, make_table
 
 __all__ = ["CLASS_NAMES", "DigitScenesConfig", "build", "draw_digits", "render_scene"]
@@ -83,7 +74,7 @@ def build(cfg: DigitScenesConfig) -> PreparedDataset:
             img, digits = render_scene(rng, scans[split], cfg)
             ids.append(f"{split}_{i:06d}")
             labels.append(digits)
-            images.append(_png(img))
+            images.append(png_bytes(img))
         tables[split] = make_table(ids, labels, images=images)
     info = {"digits": {"groups": cfg.groups, "in_group_prob": cfg.in_group_prob}}
     return PreparedDataset(CLASS_NAMES, CLASS_NAMES, tables, info=info, groups=cfg.groups)
@@ -122,24 +113,6 @@ def draw_digits(rng: np.random.Generator, cfg: DigitScenesConfig) -> list[int]:
 
 
 def render_scene(rng: np.random.Generator, scans: ScanPool, cfg: DigitScenesConfig) -> tuple[Image.Image, list[int]]:
-    """One scene image and its digit labels."""
+    """One scene image and its digit labels, on a grid sized for ``max_digits``."""
     digits = draw_digits(rng, cfg)
-    size = cfg.image_size
-    canvas = gradient(rng, size)
-    grid = math.ceil(math.sqrt(cfg.max_digits))
-    cell = size // grid
-    cells = rng.choice(grid * grid, size=len(digits), replace=False)
-    luminance = canvas.mean()
-    for d, c in zip(digits, cells):
-        scan = scans[d][rng.integers(len(scans[d]))]
-        side = int(cell * rng.uniform(0.55, 0.95))
-        y0 = (c // grid) * cell + int(rng.integers(0, cell - side + 1))
-        x0 = (c % grid) * cell + int(rng.integers(0, cell - side + 1))
-        paste_scan(canvas, scan, y0, x0, side, contrasting_colour(rng, luminance))
-    return to_image(canvas), digits
-
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
+    return grid_scene(rng, digits, scans, cfg.image_size, math.ceil(math.sqrt(cfg.max_digits))), digits
