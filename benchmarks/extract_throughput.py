@@ -35,8 +35,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's library
 
 from ssmll.core.runtime import Runtime  # noqa: E402
-from ssmll.data.scenes.digits import DigitScenesConfig, build  # noqa: E402
 from ssmll.data.images import open_rgb  # noqa: E402
+from ssmll.data.scenes.digits import DigitScenesConfig, build  # noqa: E402
 from ssmll.data.tables import make_table  # noqa: E402
 from ssmll.encoding.extraction import ENCODE_IMAGES, encode_table  # noqa: E402
 from ssmll.encoding.factory import create_encoder, plain_views  # noqa: E402
