@@ -35,7 +35,8 @@ def main(
     out: Path = typer.Option(Path("data/contexts/contexts.json"), help="Class-to-context assignment."),
     matrix: Path = typer.Option(Path("metrics/plots/cooccurrence.csv"), help="Co-occurrence heat map data."),
     metrics: Path = typer.Option(
-        Path("metrics/contexts.json"), help="Agreement with the source's class groups, where it has them."
+        Path("metrics/contexts.json"),
+        help="Agreement with the source's class groups, where it has them (ARI: adjusted Rand index).",
     ),
     report_file: Path = typer.Option(Path("metrics/contexts_report.json"), "--report", help="The contexts found."),
 ) -> None:
@@ -53,12 +54,12 @@ def main(
         "classes_from_text_similarity": [classes[i] for i in ctx.fallback],
     }
     hidden = read_class_groups(prepared)
-    agreement = {"adjusted_rand_index": round(agreement_with_groups(ctx.assignment, hidden), 4)} if hidden else {}
+    agreement = {"ARI": round(agreement_with_groups(ctx.assignment, hidden), 4)} if hidden else {}
     write_text(affinity_csv(ctx.affinity, classes), matrix)
     write_contexts(out, ctx, classes)
     write_json(agreement, metrics)
     write_json(summary, report_file)
-    ari = f" (ARI vs the source's groups {agreement['adjusted_rand_index']})" if hidden else ""
+    ari = f" (ARI vs the source's groups {agreement['ARI']})" if hidden else ""
     typer.echo(f"contexts: {summary['contexts']}{ari}")
 
 
