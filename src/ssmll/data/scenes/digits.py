@@ -20,12 +20,11 @@ import numpy as np
 from PIL import Image
 
 from ssmll.core.errors import UserError
-from ssmll.data.scenes.layout import grid_scene, png_bytes
+from ssmll.data.scenes.layout import grid_scene, scene_tables
 from ssmll.data.scenes.scans import CLASS_NAMES, ScanPool, scene_scans, split_pool
-from ssmll.data.tables import PreparedDataset, make_table
+from ssmll.data.tables import PreparedDataset
 
 __all__ = ["CLASS_NAMES", "DigitScenesConfig", "build", "draw_digits", "render_scene"]
-_SPLIT_CODE = {"train": 0, "test": 1}
 
 
 @dataclass(frozen=True)
@@ -66,16 +65,8 @@ def build(cfg: DigitScenesConfig) -> PreparedDataset:
     """Generate the train and test scenes as a prepared dataset (PNG bytes embedded)."""
     cfg.validate()
     scans = _split_scans(cfg)
-    tables = {}
-    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
-        ids, labels, images = [], [], []
-        for i in range(n):
-            rng = np.random.default_rng([cfg.seed, _SPLIT_CODE[split], i])
-            img, digits = render_scene(rng, scans[split], cfg)
-            ids.append(f"{split}_{i:06d}")
-            labels.append(digits)
-            images.append(png_bytes(img))
-        tables[split] = make_table(ids, labels, images=images)
+    sizes = {"train": cfg.n_train, "test": cfg.n_test}
+    tables = scene_tables(sizes, cfg.seed, lambda rng, split: render_scene(rng, scans[split], cfg))
     info = {"digits": {"groups": cfg.groups, "in_group_prob": cfg.in_group_prob}}
     return PreparedDataset(CLASS_NAMES, CLASS_NAMES, tables, info=info, groups=cfg.groups)
 

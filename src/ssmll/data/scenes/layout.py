@@ -7,11 +7,34 @@ the drawing shows in both; the order of the random draws is part of the digit sc
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image
 
 from ssmll.data.scenes.scans import ScanPool, contrasting_colour, gradient, paste_scan, to_image
+from ssmll.data.tables import make_table
+
+_SPLIT_CODE = {"train": 0, "test": 1}
+
+#: One scene of a split from its own random generator: the image and its class indices.
+RenderScene = Callable[[np.random.Generator, str], tuple[Image.Image, list[int]]]
+
+
+def scene_tables(sizes: dict[str, int], seed: int, render: RenderScene) -> dict[str, pa.Table]:
+    """Per split, ``sizes[split]`` scenes as a prepared table (PNG bytes embedded); scene i of a split
+    is a pure function of (seed, split, i), so a scene does not depend on how many others are drawn."""
+    tables = {}
+    for split, n in sizes.items():
+        ids, labels, images = [], [], []
+        for i in range(n):
+            img, present = render(np.random.default_rng([seed, _SPLIT_CODE[split], i]), split)
+            ids.append(f"{split}_{i:06d}")
+            labels.append(present)
+            images.append(png_bytes(img))
+        tables[split] = make_table(ids, labels, images=images)
+    return tables
 
 
 def grid_scene(rng: np.random.Generator, labels: list[int], looks: ScanPool, size: int, grid: int) -> Image.Image:

@@ -22,15 +22,14 @@ import numpy as np
 from PIL import Image
 
 from ssmll.core.errors import UserError
-from ssmll.data.scenes.layout import grid_scene, png_bytes
+from ssmll.data.scenes.layout import grid_scene, scene_tables
 from ssmll.data.scenes.scans import ScanPool, split_pool
 from ssmll.data.scenes.vocabulary import vocabulary
-from ssmll.data.tables import PreparedDataset, make_table
+from ssmll.data.tables import PreparedDataset
 
 __all__ = ["CLASS_NAMES", "ObjectScenesConfig", "build", "draw_labels", "hidden_contexts", "presence_probabilities"]
 
 CLASS_NAMES = vocabulary("objects").names
-_SPLIT_CODE = {"train": 0, "test": 1}
 _MAX_GRID_OBJECTS = 9  # a 3 x 3 grid at most, as in the digit scenes: smaller cells would shrink looks past reading
 #: The least share of first draws a context must accept, else building spends its time redrawing.
 _MIN_ACCEPTANCE = 0.01
@@ -82,16 +81,8 @@ def build(cfg: ObjectScenesConfig) -> PreparedDataset:
     """Generate the train and test scenes as a prepared dataset (PNG bytes embedded)."""
     cfg.validate()
     looks, probs = _split_looks(cfg), presence_probabilities(cfg)
-    tables = {}
-    for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
-        ids, labels, images = [], [], []
-        for i in range(n):
-            rng = np.random.default_rng([cfg.seed, _SPLIT_CODE[split], i])
-            img, present = render_scene(rng, looks[split], probs, cfg)
-            ids.append(f"{split}_{i:06d}")
-            labels.append(present)
-            images.append(png_bytes(img))
-        tables[split] = make_table(ids, labels, images=images)
+    sizes = {"train": cfg.n_train, "test": cfg.n_test}
+    tables = scene_tables(sizes, cfg.seed, lambda rng, split: render_scene(rng, looks[split], probs, cfg))
     groups = hidden_contexts(cfg)
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("n_train", "n_test")}
     info = {"objects": {"hidden_contexts": [[CLASS_NAMES[k] for k in g] for g in groups], "settings": settings}}
