@@ -16,18 +16,6 @@ from ssmll.data.scenes.digits import CLASS_NAMES, DigitScenesConfig, _split_scan
 SMALL = DigitScenesConfig(n_train=12, n_test=6, image_size=64)
 
 
-def test_same_config_gives_identical_tables():
-    a, b = build(SMALL), build(SMALL)
-    for split in ("train", "test"):
-        assert a.tables[split].equals(b.tables[split])
-
-
-def test_seed_changes_the_images():
-    a = build(SMALL)
-    b = build(dataclasses.replace(SMALL, seed=1))
-    assert a.tables["train"].column("image").to_pylist() != b.tables["train"].column("image").to_pylist()
-
-
 def test_tables_have_the_configured_sizes_and_decodable_images():
     ds = build(SMALL)
     assert ds.classes == CLASS_NAMES

@@ -29,18 +29,6 @@ from ssmll.data.tables import PreparedDataset, make_table
 SMALL = ObjectScenesConfig(n_train=12, n_test=6)
 
 
-def test_same_config_gives_identical_tables():
-    a, b = build(SMALL), build(SMALL)
-    for split in ("train", "test"):
-        assert a.tables[split].equals(b.tables[split])
-
-
-def test_seed_changes_the_images():
-    a = build(SMALL)
-    b = build(dataclasses.replace(SMALL, seed=1))
-    assert a.tables["train"].column("image").to_pylist() != b.tables["train"].column("image").to_pylist()
-
-
 def test_tables_classes_and_contexts():
     ds = build(SMALL)
     assert ds.classes == ds.prompt_names == vocabulary("objects").names and len(ds.classes) == 30
