@@ -110,3 +110,17 @@ def test_weight_decay_pulls_the_maps_back_to_the_identity(inputs):
     for _ in range(10):
         opt.step()
     assert torch.equal(model(g, local)[0], before)
+
+
+def test_zero_shot_is_the_untrained_model_whatever_was_learned_and_draws_no_random_numbers(inputs):
+    text, membership, g, local = inputs
+    model = AlignmentModel(text, membership, ModelConfig())
+    untrained = model(g, local)[0].detach()
+    with torch.no_grad():
+        model.text_residual.add_(1.0)
+        model.bias.add_(2.0)
+    state = torch.random.get_rng_state()
+    start = model.zero_shot()
+    assert torch.equal(torch.random.get_rng_state(), state)  # training runs stay on their own random stream
+    assert torch.allclose(start(g, local)[0], untrained, atol=1e-6)
+    assert not torch.allclose(model(g, local)[0], untrained)

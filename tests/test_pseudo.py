@@ -54,6 +54,7 @@ def test_mat_rule_uses_the_labeled_f1_threshold():
         PseudoConfig(fixed_threshold=1.5),
         PseudoConfig(pos_fraction=2),
         PseudoConfig(teacher_views="strong"),
+        PseudoConfig(zeroshot_prior=-1),
     ],
 )
 def test_impossible_settings_are_user_errors(cfg):
@@ -85,7 +86,12 @@ def test_the_teacher_scores_an_image_by_the_mean_over_its_views_or_by_the_plain_
     g[0, :, 0], g[1, :, 0], g[2, :, 0] = (-50, 50), (50, -50), (50, 50)
     feats = FeatureSet.from_arrays(g, np.zeros((3, 2, 1, 4), np.float32), np.array([[0], [0], [1]]))
     probs, _ = label_pool(
-        FirstCoordinate(), feats, np.array([0, 1]), np.array([2]), np.array([0.5]), PseudoConfig(teacher_views=views)
+        FirstCoordinate(),
+        feats,
+        np.array([0, 1]),
+        np.array([2]),
+        np.array([0.5]),
+        PseudoConfig(teacher_views=views, zeroshot_prior=0.0),
     )
     np.testing.assert_allclose(probs[:, 0], expected, atol=1e-6)
 

@@ -123,6 +123,21 @@ def test_pseudolabel_scores_the_views_training_scores(trained, teacher_views, tm
         assert np.allclose(got, expected, atol=1e-6) == (views == teacher_views), views
 
 
+def test_pseudolabel_blends_the_zero_shot_co_teacher_as_training_does(trained, tmp_path, monkeypatch):
+    root = write_params(Path(shutil.copytree(trained, tmp_path / "run")), {**FAST, "pseudo.zeroshot_prior": 20.0})
+    monkeypatch.chdir(root)
+    assert invoke(pseudolabel_cli).exit_code == 0
+    got = np.asarray(pq.read_table(root / "data/pseudolabels/pseudolabels.parquet").column("scores").to_pylist())
+    model = load_bundle(root / "data/models/method.pt").model
+    ws = load_workspace(root / "data/prepared", root / "data/features", root / "data/split")
+    unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
+    for prior in (0.0, 20.0):
+        expected, _ = label_pool(
+            model, ws.train, unl, lab, ws.priors, PseudoConfig(pos_fraction=0.5, zeroshot_prior=prior)
+        )
+        assert np.allclose(got, expected, atol=1e-6) == (prior > 0), prior
+
+
 def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):
     table = pq.read_table(trained / "data/pseudolabels/pseudolabels.parquet").to_pylist()
     classes = classes_of(trained)

@@ -12,7 +12,7 @@ from ssmll.evaluation.average_precision import mean_ap
 from ssmll.method.featureset import FeatureSet, predict
 from ssmll.method.losses import AsymmetricLoss
 from ssmll.method.model import ModelConfig
-from ssmll.method.pseudo import PseudoLabels
+from ssmll.method.pseudo import PseudoConfig, PseudoLabels
 from ssmll.method.trainer import TrainConfig, Trainer
 
 C, D, T, V = 4, 16, 4, 3
@@ -201,3 +201,22 @@ def test_soft_pseudo_labels_set_context_targets_from_the_rules_decisions(monkeyp
     monkeypatch.setattr(trainer_module, "context_targets", lambda y, m, mask=None: seen.append(y) or real(y, m, mask))
     t._losses(np.arange(4), np.arange(4), soft)
     np.testing.assert_array_equal(seen[-1], decisions[:4])
+
+
+def test_the_zero_shot_co_teacher_scores_the_pool_once_with_the_untrained_model(monkeypatch):
+    import ssmll.method.trainer as trainer_module
+
+    calls = []
+    real = trainer_module.zero_shot_scores
+    monkeypatch.setattr(trainer_module, "zero_shot_scores", lambda *a: calls.append(a) or real(*a))
+    data, text = synthetic(240, 0)
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    cfg = TrainConfig(epochs=4, warmup_epochs=1, batch_size=32, lr=0.01)
+    args = (data, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg)
+    with_prior = Trainer(*args, PseudoConfig(zeroshot_prior=20.0)).fit()
+    assert len(calls) == 1  # three semi-supervised epochs, one zero-shot scoring
+    expected = real(Trainer(*args).student, data, np.arange(40, 240), np.arange(40), PseudoConfig())
+    np.testing.assert_allclose(real(*calls[0][:-1], PseudoConfig())[0], expected[0])
+    without = Trainer(*args, PseudoConfig(zeroshot_prior=0.0)).fit()
+    assert with_prior.history[-1]["pseudo_precision"] != without.history[-1]["pseudo_precision"]

@@ -29,6 +29,7 @@ it costs a fraction of what it does on every token, for the same held-out mAP.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -125,6 +126,15 @@ class AlignmentModel(nn.Module):
             logits = logits + _scale(self.log_global_scale) * self.global_cosines(global_, texts)
         c = self.text.shape[0]
         return logits[:, :c] + self.bias, logits[:, c:] + self.context_bias
+
+    def zero_shot(self) -> AlignmentModel:
+        """The untrained model on the same texts: it ranks as CLIP's zero-shot scoring does.
+
+        Built without the adapter (an identity at start, whose random first layer would
+        draw from the global random stream the training run depends on).
+        """
+        cfg = dataclasses.replace(self.cfg, adapter_dim=0)
+        return AlignmentModel(self.text, self.membership, cfg).to(self.text.device)
 
     def global_cosines(self, global_: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
         """(B, C + K) cosine of the mapped global embedding with each class and context text."""

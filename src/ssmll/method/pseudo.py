@@ -32,6 +32,7 @@ import torch
 
 from ssmll.core.errors import UserError
 from ssmll.core.files import atomic_path, write_table_to
+from ssmll.method.coteacher import blend, class_weights
 from ssmll.method.featureset import FeatureSet, predict, predict_views
 from ssmll.method.thresholds import (
     Scores,
@@ -61,6 +62,7 @@ class PseudoConfig(ThresholdConfig):
     targets: str = "hard"  # hard: the rule's 0/1 decisions | soft: the teacher's probabilities
     align: bool = False  # scale each class's probabilities so their mean over the pool is its labeled prior
     min_labeled_positives: int = 0  # a class with fewer labeled positives gets no pseudo-label entry (0: none left out)
+    zeroshot_prior: float = 160.0  # labeled positives CLIP's zero-shot ranking counts as, per class (0: no co-teacher)
 
     def validate(self) -> None:
         super().validate()
@@ -72,6 +74,8 @@ class PseudoConfig(ThresholdConfig):
             raise UserError(f"pseudo.targets={self.targets!r}; choose one of {', '.join(TARGETS)}")
         if self.min_labeled_positives < 0:
             raise UserError("pseudo.min_labeled_positives must be >= 0")
+        if self.zeroshot_prior < 0:
+            raise UserError("pseudo.zeroshot_prior must be >= 0 (0: no zero-shot co-teacher)")
 
 
 def teacher_view_count(cfg: PseudoConfig) -> int | None:
@@ -148,6 +152,7 @@ def label_pool(
     labeled: np.ndarray,
     priors: np.ndarray,
     cfg: PseudoConfig,
+    zero_shot: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, PseudoLabels]:
     """``model``'s probabilities of the rows ``pool`` and their pseudo-labels under ``cfg``.
 
@@ -158,8 +163,21 @@ def label_pool(
     and the labeled priors, never at a label of ``pool``.
     """
     score = predict_views if cfg.teacher_views == "all" else predict
-    probs = score(model, feats, pool)
-    return probs, make_pseudo_labels(cfg, Scores(probs, priors, score(model, feats, labeled), feats.y[labeled]))
+    probs, labeled_probs = score(model, feats, pool), score(model, feats, labeled)
+    if cfg.zeroshot_prior > 0:
+        zs_pool, zs_labeled = zero_shot if zero_shot is not None else zero_shot_scores(model, feats, pool, labeled, cfg)
+        weights = class_weights(zs_labeled, feats.y[labeled], cfg.zeroshot_prior)
+        probs, labeled_probs = blend(probs, zs_pool, weights), blend(labeled_probs, zs_labeled, weights)
+    return probs, make_pseudo_labels(cfg, Scores(probs, priors, labeled_probs, feats.y[labeled]))
+
+
+def zero_shot_scores(
+    model: torch.nn.Module, feats: FeatureSet, pool: np.ndarray, labeled: np.ndarray, cfg: PseudoConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The untrained model's (CLIP's zero-shot) scores of ``pool`` and ``labeled``, over the teacher's views."""
+    score = predict_views if cfg.teacher_views == "all" else predict
+    start = model.zero_shot()
+    return score(start, feats, pool), score(start, feats, labeled)
 
 
 def _cap(cfg: PseudoConfig, s: Scores) -> PseudoLabels:

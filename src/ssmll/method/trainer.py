@@ -38,7 +38,7 @@ from ssmll.method.ema import EMA
 from ssmll.method.featureset import FeatureSet, predict
 from ssmll.method.losses import LOSSES
 from ssmll.method.model import AlignmentModel, ModelConfig
-from ssmll.method.pseudo import PseudoConfig, PseudoLabels, label_pool
+from ssmll.method.pseudo import PseudoConfig, PseudoLabels, label_pool, zero_shot_scores
 
 LOSS_KEYS = ("loss", "loss_labeled", "loss_unlabeled", "loss_context")
 
@@ -126,6 +126,7 @@ class Trainer:
         self.loss = LOSSES[cfg.loss](cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
         self.step = 0
+        self._zero_shot: tuple[np.ndarray, np.ndarray] | None = None
 
     def _is_semi(self, epoch: int) -> bool:
         return self.semi and epoch >= self.cfg.warmup_epochs and len(self.unl) > 0
@@ -186,7 +187,11 @@ class Trainer:
         return row
 
     def _pseudo_labels(self) -> PseudoLabels:
-        return label_pool(self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg)[1]
+        if self.pseudo_cfg.zeroshot_prior > 0 and self._zero_shot is None:  # fixed: scored once, not every epoch
+            self._zero_shot = zero_shot_scores(self.student, self.data, self.unl, self.lab, self.pseudo_cfg)
+        return label_pool(self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg, self._zero_shot)[
+            1
+        ]
 
     def _batches(self, epoch: int):
         """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
