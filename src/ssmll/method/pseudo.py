@@ -162,7 +162,7 @@ def label_pool(
     rows are scored the same way. The rule may look at the labeled rows' scores and labels
     and the labeled priors, never at a label of ``pool``.
     """
-    score = predict_views if cfg.teacher_views == "all" else predict
+    score = _teacher_score(cfg)
     probs, labeled_probs = score(model, feats, pool), score(model, feats, labeled)
     if cfg.zeroshot_prior > 0:
         zs_pool, zs_labeled = zero_shot if zero_shot is not None else zero_shot_scores(model, feats, pool, labeled, cfg)
@@ -175,9 +175,13 @@ def zero_shot_scores(
     model: torch.nn.Module, feats: FeatureSet, pool: np.ndarray, labeled: np.ndarray, cfg: PseudoConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """The untrained model's (CLIP's zero-shot) scores of ``pool`` and ``labeled``, over the teacher's views."""
-    score = predict_views if cfg.teacher_views == "all" else predict
-    start = model.zero_shot()
+    score, start = _teacher_score(cfg), model.zero_shot()
     return score(start, feats, pool), score(start, feats, labeled)
+
+
+def _teacher_score(cfg: PseudoConfig) -> Callable[[torch.nn.Module, FeatureSet, np.ndarray], np.ndarray]:
+    """How the teacher scores rows: its mean over every cached view, or the plain view alone."""
+    return predict_views if cfg.teacher_views == "all" else predict
 
 
 def _cap(cfg: PseudoConfig, s: Scores) -> PseudoLabels:

@@ -189,9 +189,10 @@ class Trainer:
     def _pseudo_labels(self) -> PseudoLabels:
         if self.pseudo_cfg.zeroshot_prior > 0 and self._zero_shot is None:  # fixed: scored once, not every epoch
             self._zero_shot = zero_shot_scores(self.student, self.data, self.unl, self.lab, self.pseudo_cfg)
-        return label_pool(self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg, self._zero_shot)[
-            1
-        ]
+        _, pseudo = label_pool(
+            self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg, self._zero_shot
+        )
+        return pseudo
 
     def _batches(self, epoch: int):
         """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
