@@ -7,6 +7,7 @@ import importlib
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -104,38 +105,32 @@ def test_pseudolabel_labels_as_training_does_with_the_one_pseudo_config(trained)
     np.testing.assert_array_equal(counts, prior_counts(0.5 * priors, table.num_rows))
 
 
+def _pseudolabel_scores(trained, tmp_path, monkeypatch, overrides: dict) -> tuple[np.ndarray, Callable]:
+    """The stage's scores under ``overrides``, and label_pool's scores under a given config, same model and split."""
+    root = write_params(Path(shutil.copytree(trained, tmp_path / "run")), {**FAST, **overrides})
+    monkeypatch.chdir(root)
+    assert invoke(pseudolabel_cli).exit_code == 0
+    got = np.asarray(pq.read_table(root / "data/pseudolabels/pseudolabels.parquet").column("scores").to_pylist())
+    model = load_bundle(root / "data/models/method.pt").model
+    ws = load_workspace(root / "data/prepared", root / "data/features", root / "data/split")
+    unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
+    return got, lambda cfg: label_pool(model, ws.train, unl, lab, ws.priors, cfg)[0]
+
+
 @pytest.mark.parametrize("teacher_views", ["all", "plain"])
 def test_pseudolabel_scores_the_views_training_scores(trained, teacher_views, tmp_path, monkeypatch):
     """The stage's scores are label_pool's over the views ``pseudo.teacher_views`` names, as training's are."""
-    root = write_params(
-        Path(shutil.copytree(trained, tmp_path / "run")), {**FAST, "pseudo.teacher_views": teacher_views}
-    )
-    monkeypatch.chdir(root)
-    assert invoke(pseudolabel_cli).exit_code == 0
-    got = np.asarray(pq.read_table(root / "data/pseudolabels/pseudolabels.parquet").column("scores").to_pylist())
-    model = load_bundle(root / "data/models/method.pt").model
-    ws = load_workspace(root / "data/prepared", root / "data/features", root / "data/split")
-    unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
+    got, expected = _pseudolabel_scores(trained, tmp_path, monkeypatch, {"pseudo.teacher_views": teacher_views})
     for views in ("all", "plain"):
-        expected, _ = label_pool(
-            model, ws.train, unl, lab, ws.priors, PseudoConfig(pos_fraction=0.5, teacher_views=views)
-        )
-        assert np.allclose(got, expected, atol=1e-6) == (views == teacher_views), views
+        same = np.allclose(got, expected(PseudoConfig(pos_fraction=0.5, teacher_views=views)), atol=1e-6)
+        assert same == (views == teacher_views), views
 
 
 def test_pseudolabel_blends_the_zero_shot_co_teacher_as_training_does(trained, tmp_path, monkeypatch):
-    root = write_params(Path(shutil.copytree(trained, tmp_path / "run")), {**FAST, "pseudo.zeroshot_prior": 20.0})
-    monkeypatch.chdir(root)
-    assert invoke(pseudolabel_cli).exit_code == 0
-    got = np.asarray(pq.read_table(root / "data/pseudolabels/pseudolabels.parquet").column("scores").to_pylist())
-    model = load_bundle(root / "data/models/method.pt").model
-    ws = load_workspace(root / "data/prepared", root / "data/features", root / "data/split")
-    unl, lab = np.flatnonzero(~ws.labeled), np.flatnonzero(ws.labeled)
+    got, expected = _pseudolabel_scores(trained, tmp_path, monkeypatch, {"pseudo.zeroshot_prior": 20.0})
     for prior in (0.0, 20.0):
-        expected, _ = label_pool(
-            model, ws.train, unl, lab, ws.priors, PseudoConfig(pos_fraction=0.5, zeroshot_prior=prior)
-        )
-        assert np.allclose(got, expected, atol=1e-6) == (prior > 0), prior
+        same = np.allclose(got, expected(PseudoConfig(pos_fraction=0.5, zeroshot_prior=prior)), atol=1e-6)
+        assert same == (prior > 0), prior
 
 
 def test_pseudolabels_csv_names_the_labels_of_the_parquet(trained):
