@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssmll.method.coteacher import blend, class_weights, skill
+from ssmll.method.coteacher import blend, class_weights, skill, skill_gate
 from ssmll.method.pseudo import PseudoConfig, make_pseudo_labels
 from ssmll.method.thresholds import Scores
 
@@ -45,6 +45,13 @@ def test_skill_skips_classes_without_labeled_positives_or_negatives():
     y = np.array([[1, 0, 1], [0, 0, 1]])
     assert skill(np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 1.0]]), y) == 1.0  # only class 0 counts
     assert skill(np.zeros((2, 1)), np.zeros((2, 1))) == 0.0
+
+
+def test_the_skill_gate_keeps_full_weight_from_its_level_and_falls_to_none_at_chance():
+    assert skill_gate(0.8, 0.5) == skill_gate(0.5, 0.5) == 1.0
+    assert skill_gate(0.25, 0.5) == 0.5
+    assert skill_gate(0.0, 0.5) == 0.0
+    assert skill_gate(0.0, 0.0) == 1.0  # 0: the gate is off
 
 
 def test_class_weights_are_a_prior_against_the_labeled_positives():

@@ -90,8 +90,7 @@ def test_a_pseudo_labeled_image_weighs_what_a_labeled_one_does_at_any_ratio(n_la
     logits, _ = t.student(*one_view.batch(rows))
     per_image = AsymmetricLoss()(logits, torch.from_numpy(data.y[rows]))
     assert torch.allclose(total, per_image.sum() / 32, atol=1e-6)
-    half = dataclasses.replace(cfg, unlabeled_weight=0.5)
-    t.cfg = half
+    t.unlabeled_weight = 0.5  # the weight in effect (the config's, times the zero-shot skill gate)
     expected = (per_image[:n_lab].sum() + 0.5 * per_image[n_lab:].sum()) / 32
     assert torch.allclose(t._losses(lab_pos, unl_pos, truth)["loss"], expected, atol=1e-6)
 
@@ -152,7 +151,7 @@ def test_select_on_test_keeps_the_best_epoch():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"warmup_epochs": 9}, {"loss": "focal"}, {"context_weight": -1}, {"batch_size": 1}],
+    [{"warmup_epochs": 9}, {"loss": "focal"}, {"context_weight": -1}, {"batch_size": 1}, {"unlabeled_full_skill": 1.5}],
 )
 def test_impossible_train_params_are_user_errors(overrides):
     with pytest.raises(UserError):
@@ -220,3 +219,17 @@ def test_the_zero_shot_co_teacher_scores_the_pool_once_with_the_untrained_model(
     np.testing.assert_allclose(real(*calls[0][:-1], PseudoConfig())[0], expected[0])
     without = Trainer(*args, PseudoConfig(zeroshot_prior=0.0)).fit()
     assert with_prior.history[-1]["pseudo_precision"] != without.history[-1]["pseudo_precision"]
+
+
+@pytest.mark.parametrize("full_skill, expected", [(0.5, 0.0), (0.0, 0.3)])
+def test_pseudo_labels_lose_their_weight_where_zero_shot_is_at_chance(full_skill, expected):
+    """Text unrelated to the features (as with random CLIP weights): the gate takes the pseudo-labels' weight."""
+    data, _ = synthetic(240, 0)
+    unrelated = torch.from_numpy(np.random.default_rng(5).standard_normal((C, D)).astype(np.float32))
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    cfg = TrainConfig(epochs=3, warmup_epochs=1, batch_size=32, lr=0.01, unlabeled_full_skill=full_skill)
+    t = Trainer(data, labeled, unrelated, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg)
+    history = t.fit().history
+    assert [row.get("unlabeled_weight") for row in history] == [None, expected, expected]
+    assert make_trainer().fit().history[-1]["unlabeled_weight"] == 0.3  # text that knows the classes: in full

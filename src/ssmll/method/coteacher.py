@@ -34,6 +34,12 @@ def skill(zero_shot: np.ndarray, labeled_y: np.ndarray) -> float:
     return float(np.clip(np.mean(gini), 0.0, 1.0))
 
 
+def skill_gate(measured: float, full: float) -> float:
+    """The share of their weight pseudo-labels keep at zero-shot skill ``measured``: in full from ``full`` up
+    (``full`` 0: always), falling linearly to none at chance."""
+    return 1.0 if full == 0 else min(1.0, measured / full)
+
+
 def class_weights(zero_shot_labeled: np.ndarray, labeled_y: np.ndarray, strength: float) -> np.ndarray:
     """(C,) each class's share of the zero-shot ranking: ``s / (s + n_k)``, ``s = strength * skill``."""
     prior = strength * skill(zero_shot_labeled, labeled_y)

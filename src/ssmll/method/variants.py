@@ -27,7 +27,7 @@ from ssmll.method.pseudo import PseudoConfig
 from ssmll.method.trainer import TrainConfig, Trainer, TrainResult
 
 #: Train params that only act on the unlabeled part.
-UNLABELED_ONLY = ("unlabeled_weight", "batch_mix")
+UNLABELED_ONLY = ("unlabeled_weight", "unlabeled_full_skill", "batch_mix")
 
 
 @dataclass(frozen=True)
