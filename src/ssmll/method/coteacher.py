@@ -14,6 +14,10 @@ the classes: 0 at chance, so random weights or an unknown vocabulary switch it o
 The blend is read at the EMA teacher's calibration: a class's zero-shot ranks are mapped
 onto the teacher's sorted probabilities of that class (quantile matching), so that it is
 a probability whatever the scale of the raw cosines.
+
+The same skill gates the pseudo-labels' weight in training (:func:`skill_gate`): features
+in which CLIP cannot rank the classes (random weights) give an EMA teacher that is no
+better, and its pseudo-labels then cost accuracy.
 """
 
 from __future__ import annotations
