@@ -89,3 +89,18 @@ def test_label_specific_benchmark_reads_out_every_block_and_both_last_block_path
     )
     rows = re.findall(r"^\| (block [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
     assert rows == ["block 1", "block 2", "block 3", "block 4 (extract)", "block 4 value path"], out
+
+
+def test_text_prior_study_scores_both_variants_at_every_strength(split_data):
+    out = run(
+        "studies/text_prior.py",
+        "--data",
+        str(split_data / "data"),
+        "--params",
+        str(split_data / "params.yaml"),
+        "--ratios",
+        "0.5",
+    )
+    rows = re.findall(r"^\| 0\.5 \| (\w+) \|((?: [\d.]+(?: \(tail [\d.]+\))? \|)+)$", out, re.M)
+    assert [name for name, _ in rows] == ["supervised", "method"], out
+    assert all(cells.count("|") == 6 for _, cells in rows), out
