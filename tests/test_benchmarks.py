@@ -26,6 +26,11 @@ def run(*args: str) -> str:
     return proc.stdout
 
 
+def run_study(script: str, root, *args: str) -> str:
+    """A study under studies/ on the working directory ``root`` (its data/ and params.yaml)."""
+    return run(f"studies/{script}", "--data", str(root / "data"), "--params", str(root / "params.yaml"), *args)
+
+
 def test_scale_benchmark_prints_memory_time_and_projection(tmp_path):
     out = run(
         "benchmarks/scale.py", "--sizes", "128,256", "--epochs", "2", "--workdir", str(tmp_path), "--device", "cpu"
@@ -61,19 +66,7 @@ def test_extract_throughput_benchmark_compares_end_to_end_with_the_model_alone()
 
 def test_method_table_reports_every_variant_and_the_oracles(split_data):
     """A row per variant with pseudo-label quality next to the method's, and both oracles under the table."""
-    out = run(
-        "studies/method_table.py",
-        "--data",
-        str(split_data / "data"),
-        "--params",
-        str(split_data / "params.yaml"),
-        "--ratios",
-        "0.5",
-        "--seeds",
-        "1",
-        "--jobs",
-        "1",
-    )
+    out = run_study("method_table.py", split_data, "--ratios", "0.5", "--seeds", "1", "--jobs", "1")
     rows = dict(re.findall(r"^\| (\w+) \| (\d+\.\d+ ± \d+\.\d+)", out, re.M))
     assert set(rows) == {"zeroshot", "zeroshot_label_specific", "linear_probe", "supervised", "method"}, out
     # The object scenes' long tail leaves rare classes in the labeled part: a tail column beside each ratio's.
@@ -84,23 +77,13 @@ def test_method_table_reports_every_variant_and_the_oracles(split_data):
 
 
 def test_label_specific_benchmark_reads_out_every_block_and_both_last_block_paths(split_data):
-    out = run(
-        "studies/label_specific.py", "--params", str(split_data / "params.yaml"), "--data", str(split_data / "data")
-    )
+    out = run_study("label_specific.py", split_data)
     rows = re.findall(r"^\| (block [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
     assert rows == ["block 1", "block 2", "block 3", "block 4 (extract)", "block 4 value path"], out
 
 
 def test_text_prior_study_scores_both_variants_at_every_strength(split_data):
-    out = run(
-        "studies/text_prior.py",
-        "--data",
-        str(split_data / "data"),
-        "--params",
-        str(split_data / "params.yaml"),
-        "--ratios",
-        "0.5",
-    )
+    out = run_study("text_prior.py", split_data, "--ratios", "0.5")
     rows = re.findall(r"^\| 0\.5 \| (\w+) \|((?: [\d.]+(?: \(tail [\d.]+\))? \|)+)$", out, re.M)
     assert [name for name, _ in rows] == ["supervised", "method"], out
     assert all(cells.count("|") == 6 for _, cells in rows), out
