@@ -74,7 +74,7 @@ def _fold_scores(
     """Per trained variant, the held-out fold's (mAP, tail mAP) at each of :data:`STRENGTHS`."""
     labeled, held = labeled_rows(ws.train_ids, ratio, seed, fold)
     part = labeled_part(ws, labeled, settings.contexts)
-    y_lab, tails = ws.train.y[labeled], tail_classes(part.priors)
+    y_lab, y_held, tails = ws.train.y[labeled], ws.train.y[held], tail_classes(part.priors)
     out = {}
     for name in ("supervised", "method"):
         result = train_variant(name, ws.train, ws.text, part, settings.model, settings.train, settings.pseudo)
@@ -84,7 +84,7 @@ def _fold_scores(
         for s in STRENGTHS:
             w = np.ones(len(ws.text)) if s == "all" else class_weights(zero_shot[labeled], y_lab, float(s))
             scores = blended(logits, zs, w)[held]
-            out[name].append((mean_ap(ws.train.y[held], scores), tail_map(ws.train.y[held], scores, tails)))
+            out[name].append((mean_ap(y_held, scores), tail_map(y_held, scores, tails)))
     return out
 
 
