@@ -71,7 +71,14 @@ def main(
     with _process_group(backend, dev) as group:
         rt = Runtime(dev, batch_size, workers, progress and group.rank == 0)
         clip, encoder = create_encoder(
-            clip_cfg.model, clip_cfg.pretrained, ext.grid, ext.vit_local, clip_cfg.seed, rt.device
+            clip_cfg.model,
+            clip_cfg.pretrained,
+            ext.grid,
+            ext.vit_local,
+            clip_cfg.seed,
+            rt.device,
+            crops=ext.crops,
+            crop_size=ext.crop_size,
         )
         views = {
             "train": ViewMaker(clip.preprocess_cfg, ext),

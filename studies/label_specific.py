@@ -5,7 +5,8 @@ Zero-shot reads out of the CLIP of params.yaml, on the images of the prepared da
 the best single local token, and label-specific attention of each class text over the
 local tokens (with and without the global token, at several inverse temperatures), for
 the tokens after every transformer block (through the final norm and projection, as
-extract takes the last). Prints a Markdown table of mAP.
+extract takes the last), and for zoomed crops' embeddings (``extract.crops``, 2 x 2 unless
+params.yaml sets a layout). Prints a Markdown table of mAP.
 
 By default it scores the labeled part of the training pool (`dvc repro split` first):
 choosing a read-out there is within the protocol. ``--on test`` reports the test set.
@@ -102,9 +103,12 @@ def main(
         name = (
             f"block {layers}"
             + (" value path" if path == "value" else "")
-            + (" (extract)" if path == extract.vit_local else "")
+            + (" (extract)" if path == extract.vit_local and not extract.crops else "")
         )
         encoders[name] = dense_encoder(clip, extract.grid, path)
+    crops, size = extract.crops or 2, extract.crop_size
+    label = f"crops {crops} x {crops} of side {size:g}" + (" (extract)" if extract.crops else "")
+    encoders[label] = dense_encoder(clip, crops=crops, crop_size=size)
     for name, encoder in encoders.items():
         g, loc = (
             torch.from_numpy(np.concatenate(a)).float() for a in zip(*encode_table(table, encoder.eval(), views, rt))

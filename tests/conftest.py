@@ -1,7 +1,7 @@
 """Shared fixtures: one tiny dataset with CLIP features built once per session, and tiny params.
 
 The tiny dataset is what ``dvc repro`` makes from the repository's params with only the
-size keys turned down (``TINY``): object scenes, the shipped embedded CLIP, a 2x2 grid and
+size keys turned down (``TINY``): object scenes, the shipped embedded CLIP, 2 x 2 crops and
 two views. Tests that only read it share the session copy; tests that write copy it.
 """
 

@@ -76,10 +76,11 @@ def test_method_table_reports_every_variant_and_the_oracles(split_data):
     assert oracles == ["linear_probe_all_labels", "supervised_all_labels"], out
 
 
-def test_label_specific_benchmark_reads_out_every_block_and_both_last_block_paths(split_data):
+def test_label_specific_benchmark_reads_out_every_block_both_last_block_paths_and_the_crops(split_data):
     out = run_study("label_specific.py", split_data)
-    rows = re.findall(r"^\| (block [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
-    assert rows == ["block 1", "block 2", "block 3", "block 4 (extract)", "block 4 value path"], out
+    rows = re.findall(r"^\| ((?:block|crops) [^|]+?) \|(?: [\d.]+ \|)+$", out, re.M)
+    want = ["block 1", "block 2", "block 3", "block 4", "block 4 value path", "crops 2 x 2 of side 0.5 (extract)"]
+    assert rows == want, out
 
 
 def test_text_prior_study_scores_both_variants_at_every_strength(split_data):

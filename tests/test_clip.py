@@ -10,7 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from ssmll.core.errors import UserError
-from ssmll.encoding.clip import DenseImageEncoder, cached_weights, encode_prompts, load_clip, vit_local_path
+from ssmll.encoding.clip import (
+    DenseImageEncoder,
+    cached_weights,
+    encode_prompts,
+    load_clip,
+    vit_local_path,
+    zoomed_crops,
+)
 
 #: A tag with downloadable weights; the tests need it to be absent from the local caches.
 TAG_MODEL, TAG = "ViT-B-32", "openai"
@@ -159,6 +166,34 @@ def test_resnet_dense_encoder_global_matches_open_clip():
         torch.testing.assert_close(pooled, F.normalize(model.encode_image(x), dim=-1))
     assert local.shape == (2, 4, 1024)
     torch.testing.assert_close(local.norm(dim=-1), torch.ones(2, 4))
+
+
+def test_zoomed_crops_are_the_quadrants_in_reading_order_crop_major():
+    """2 x 2 crops of side 0.5 are the quadrants; all images' first crop comes before any second one."""
+    quadrant_values = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x = torch.stack([quadrant_values, 10 * quadrant_values]).repeat_interleave(4, 1).repeat_interleave(4, 2)
+    crops = zoomed_crops(x[:, None].expand(-1, 3, -1, -1), 2, 0.5)  # 2 images, 3 channels, 8 x 8
+    assert crops.shape == (8, 3, 8, 8)
+    firsts = crops[:, 0].flatten(1)
+    torch.testing.assert_close(firsts.amin(1), firsts.amax(1))  # each crop one quadrant's constant
+    assert firsts[:, 0].tolist() == [1, 10, 2, 20, 3, 30, 4, 40]
+
+
+def test_one_crop_of_the_whole_side_is_the_image_itself():
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(zoomed_crops(x, 1, 1.0), x)
+
+
+def test_crop_tokens_are_clips_embeddings_of_the_zoomed_crops(tiny_clip):
+    x = torch.randn(2, 3, *tiny_clip.preprocess_cfg["size"], generator=torch.Generator().manual_seed(1))
+    encoder = DenseImageEncoder(tiny_clip.model.visual, grid=2, crops=2, crop_size=0.5)
+    with torch.inference_mode():
+        pooled, local = encoder(x)
+        torch.testing.assert_close(pooled, F.normalize(tiny_clip.model.encode_image(x), dim=-1))
+        for i, crop in enumerate(zoomed_crops(x, 2, 0.5).unflatten(0, (4, 2))):
+            torch.testing.assert_close(local[:, i], F.normalize(tiny_clip.model.encode_image(crop), dim=-1))
+    assert local.shape == (2, 4, tiny_clip.dim)
+    assert encoder.local_tokens.startswith("crops: 2 x 2") and vit_local_path(encoder.local_tokens) == "block"
 
 
 def test_dense_encoder_rejects_other_towers():

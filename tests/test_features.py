@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tiny_params import TINY
+from tiny_params import TINY, repo_params
 
 import ssmll.encoding.store
 from ssmll.core.errors import UserError
@@ -25,10 +25,10 @@ SHARD = 7
 
 def test_image_features_read_back_in_table_order(tiny):
     feats = read_image_features(tiny.features, "train")
-    n, views, grid, dim = TINY["data.objects.n_train"], TINY["extract.views"], TINY["extract.grid"], tiny.clip.dim
+    n, views, dim = TINY["data.objects.n_train"], TINY["extract.views"], tiny.clip.dim
     assert feats.image_ids == tiny.dataset.tables["train"].column("image_id").to_pylist()
     assert feats.global_.shape == (n, views, dim)
-    assert feats.local.shape == (n, views, grid * grid, dim)
+    assert feats.local.shape == (n, views, repo_params()["extract"]["crops"] ** 2, dim)
     assert feats.global_.dtype == np.float16
     np.testing.assert_allclose(np.linalg.norm(feats.global_.astype(np.float32), axis=-1), 1.0, atol=2e-3)
     assert not np.array_equal(feats.global_[:, 0], feats.global_[:, 1])
@@ -45,7 +45,11 @@ def test_views_argument_keeps_the_first_views(tiny):
 def sharded(tiny, tmp_path_factory) -> dict[str, Path]:
     """The first test images extracted twice as the stage does, small shards: batch 7, 2 workers; batch 32, none."""
     table = tiny.dataset.tables["test"].slice(0, SUBSET)
-    encoder = DenseImageEncoder(tiny.clip.model.visual, TINY["extract.grid"]).eval()
+    ext = repo_params()["extract"]
+    encoder = DenseImageEncoder(
+        tiny.clip.model.visual, TINY["extract.grid"], crops=ext["crops"], crop_size=ext["crop_size"]
+    )
+    encoder.eval()
     views = ViewMaker(tiny.clip.preprocess_cfg, ViewConfig(views=1))
     root = tmp_path_factory.mktemp("sharded")
     runs = {"batch7_workers2": Runtime("cpu", 7, 2, False), "batch32_workers0": Runtime("cpu", 32, 0, False)}

@@ -170,6 +170,25 @@ VIT_LOCAL = {
 RESNET_LOCAL = "resnet: the attention pool's value path at every position"
 
 
+def crop_tokens(crops: int, crop_size: float) -> str:
+    """How an encoder record describes local tokens that are zoomed crops."""
+    return f"crops: {crops} x {crops} zoomed crops of side {crop_size:g}, each CLIP's global embedding"
+
+
+def zoomed_crops(x: torch.Tensor, crops: int, crop_size: float) -> torch.Tensor:
+    """(crops² · B, C, H, W): each of ``crops x crops`` evenly spread crops of ``x``, resized back to H x W.
+
+    Crop-major (every image's first crop, then every image's second, ...), bicubic as CLIP's
+    own preprocessing resizes.
+    """
+    h, w = x.shape[-2:]
+    ch, cw = max(1, round(h * crop_size)), max(1, round(w * crop_size))
+    tops = torch.linspace(0, h - ch, crops).round().int().tolist()
+    lefts = torch.linspace(0, w - cw, crops).round().int().tolist()
+    tiles = [x[..., t : t + ch, left : left + cw] for t in tops for left in lefts]
+    return F.interpolate(torch.cat(tiles), size=(h, w), mode="bicubic", align_corners=False)
+
+
 def vit_local_path(local_tokens: str) -> str:
     """The ``extract.vit_local`` value of an encoder record's ``local_tokens`` (ResNet: ``block``, unused)."""
     return next((name for name, text in VIT_LOCAL.items() if text == local_tokens), "block")
@@ -186,15 +205,25 @@ class DenseImageEncoder(torch.nn.Module):
     every position, as DualCoOp does. Both are pooled to ``grid x grid`` positions and
     L2-normalised. The global embedding is CLIP's own either way. ``local_tokens`` names
     the path taken, for the records that must rebuild this encoder.
+
+    With ``crops`` > 0 the local embeddings are instead CLIP's global embeddings of
+    ``crops x crops`` zoomed crops (side ``crop_size`` of the image's, spread evenly from
+    corner to corner, resized back to the input size). A small object that the whole
+    image's embedding drowns among its neighbours fills a good share of a crop; on the
+    default scenes this lifts label-specific zero-shot from 47.7 to 75.5 mAP, where the
+    patch tokens stay below the global embedding (docs/embedded-clip.md).
     """
 
-    def __init__(self, visual: torch.nn.Module, grid: int, vit_local: str = "block"):
+    def __init__(
+        self, visual: torch.nn.Module, grid: int, vit_local: str = "block", crops: int = 0, crop_size: float = 0.5
+    ):
         super().__init__()
         self.visual = visual
         self.grid = grid
         if vit_local not in VIT_LOCAL:
             raise UserError(f"extract.vit_local={vit_local!r}; choose one of {', '.join(VIT_LOCAL)}")
         self.vit_local = vit_local
+        self.crops, self.crop_size = crops, crop_size
         if isinstance(visual, open_clip.transformer.VisionTransformer):
             if visual.attn_pool is not None:
                 raise UserError("CLIP towers with attentional pooling (CoCa) are not supported for dense features")
@@ -205,10 +234,16 @@ class DenseImageEncoder(torch.nn.Module):
             self.local_tokens = RESNET_LOCAL
         else:
             raise UserError(f"dense features need a ViT or ModifiedResNet image tower, not {type(visual).__name__}")
+        if crops:
+            self.local_tokens = crop_tokens(crops, crop_size)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pooled, fmap = self._dense(x)
-        local = F.adaptive_avg_pool2d(fmap, self.grid).flatten(2).transpose(1, 2)
+        if self.crops:
+            local = self._dense(zoomed_crops(x, self.crops, self.crop_size))[0]
+            local = local.unflatten(0, (self.crops**2, x.shape[0])).transpose(0, 1)
+        else:
+            local = F.adaptive_avg_pool2d(fmap, self.grid).flatten(2).transpose(1, 2)
         return F.normalize(pooled.float(), dim=-1), F.normalize(local.float(), dim=-1)
 
     def _vit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

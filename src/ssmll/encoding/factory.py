@@ -12,19 +12,29 @@ from ssmll.encoding.clip import DenseImageEncoder, LoadedClip, load_clip
 from ssmll.encoding.views import ViewConfig, ViewMaker
 
 
-def dense_encoder(clip: LoadedClip, grid: int | None = None, vit_local: str = "block") -> DenseImageEncoder:
-    """``clip``'s image tower returning global and grid-pooled local embeddings (grid None: the tower's own)."""
+def dense_encoder(
+    clip: LoadedClip, grid: int | None = None, vit_local: str = "block", crops: int = 0, crop_size: float = 0.5
+) -> DenseImageEncoder:
+    """``clip``'s image tower returning global and local embeddings: zoomed crops', or its patch grid's
+    pooled to ``grid`` (None: the tower's own)."""
     if grid is None:
         grid = int(clip.model.visual.grid_size[0])
-    return DenseImageEncoder(clip.model.visual, grid, vit_local).eval()
+    return DenseImageEncoder(clip.model.visual, grid, vit_local, crops, crop_size).eval()
 
 
 def create_encoder(
-    model: str, pretrained: str, grid: int | None = None, vit_local: str = "block", seed: int = 0, device: str = "cpu"
+    model: str,
+    pretrained: str,
+    grid: int | None = None,
+    vit_local: str = "block",
+    seed: int = 0,
+    device: str = "cpu",
+    crops: int = 0,
+    crop_size: float = 0.5,
 ) -> tuple[LoadedClip, DenseImageEncoder]:
     """CLIP ``model`` with weights ``pretrained`` (``none``, a checkpoint file or a tag), and its dense encoder."""
     clip = load_clip(model, pretrained, seed=seed, device=device)
-    return clip, dense_encoder(clip, grid, vit_local)
+    return clip, dense_encoder(clip, grid, vit_local, crops, crop_size)
 
 
 def plain_views(clip: LoadedClip) -> ViewMaker:

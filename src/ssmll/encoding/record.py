@@ -37,14 +37,21 @@ class ClipConfig:
 
 @dataclass(frozen=True)
 class ExtractConfig(ViewConfig):
-    """The views to cache (a :class:`ViewConfig`), the local grid and the prompt templates."""
+    """The views to cache (a :class:`ViewConfig`), the local tokens and the prompt templates."""
 
-    grid: int = 8
-    vit_local: str = "block"  # ViT local tokens: block (the last block's output) | value (its value path, MaskCLIP)
+    crops: int = 2  # local tokens: crops x crops zoomed crops' embeddings; 0: the tower's patch grid
+    crop_size: float = 0.5  # a crop's side, as a fraction of the image's
+    grid: int = 8  # crops 0 only: the patch tokens pooled to grid x grid positions
+    vit_local: str = "block"  # crops 0 only: block (the last block's output) | value (its value path, MaskCLIP)
     templates: tuple[str, ...] = OBJECT_TEMPLATES  # the default world's classes
 
     def validate(self) -> None:
         super().validate()
+        if self.crops < 0 or not 0.0 < self.crop_size <= 1.0:
+            raise UserError(
+                f"extract.crops must be 0 or more and extract.crop_size within (0, 1], "
+                f"got {self.crops} and {self.crop_size}"
+            )
         if self.grid < 1:
             raise UserError("extract.grid must be at least 1")
         if self.vit_local not in ("block", "value"):
@@ -62,6 +69,8 @@ class EncoderSpec:
     open_clip_version: str
     preprocess: dict[str, Any]  # open_clip's preprocess config: size (the image size), mean, std, ...
     local_tokens: str  # which tokens the local embeddings are (DenseImageEncoder.local_tokens)
+    crops: int
+    crop_size: float
     grid: int
     dim: int
     templates: tuple[str, ...]
@@ -78,6 +87,8 @@ def encoder_spec(cfg: ClipConfig, ext: ExtractConfig, clip: LoadedClip, encoder:
         open_clip_version=version("open_clip_torch"),
         preprocess=json_values(clip.preprocess_cfg),
         local_tokens=encoder.local_tokens,
+        crops=ext.crops,
+        crop_size=ext.crop_size,
         grid=ext.grid,
         dim=clip.dim,
         templates=tuple(ext.templates),

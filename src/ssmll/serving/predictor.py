@@ -64,8 +64,9 @@ def encoder_from_spec(
             raise UserError(
                 f"CLIP checkpoint {path} is not the one the model was trained with (sha256 {spec.pretrained_sha256})"
             )
+    local = vit_local_path(spec.local_tokens)
     clip, encoder = create_encoder(
-        spec.model, pretrained, spec.grid, vit_local_path(spec.local_tokens), spec.seed, device
+        spec.model, pretrained, spec.grid, local, spec.seed, device, spec.crops, spec.crop_size
     )
     got = (json_values(clip.preprocess_cfg), encoder.local_tokens)
     if got != (spec.preprocess, spec.local_tokens):
