@@ -94,6 +94,7 @@ class Sizes:
     cpu_n: int  # training images on the CPU
     predict_images: int
     pipeline: dict = field(default_factory=dict)  # dotted overrides of params.yaml (empty: the default run)
+    crops: int = 2  # extract.crops as params.yaml has it: 2 x 2 zoomed crops' embeddings (0: the patch grid)
 
 
 FULL = Sizes(photos=6144, unique_photos=256, model="ViT-B-16", grid=7, train_n=32_000, cpu_n=1_000, predict_images=256)
@@ -248,7 +249,7 @@ def autocast_gap(encoder: torch.nn.Module, table: pa.Table, views, device: str) 
 def check_extraction(ctx: Context) -> list[Row]:
     s = ctx.sizes
     table = coco_like_photos(s.photos, s.unique_photos)
-    clip, encoder = create_encoder(s.model, "none", s.grid, device=ctx.device)
+    clip, encoder = create_encoder(s.model, "none", s.grid, device=ctx.device, crops=s.crops)
     views = plain_views(clip)
     size = clip.preprocess_cfg["size"]
     size = size if isinstance(size, int) else size[0]
@@ -257,10 +258,11 @@ def check_extraction(ctx: Context) -> list[Row]:
     extract_seconds(table.slice(0, 4 * ENCODE_IMAGES), encoder, views, rt, out)  # warm-up: kernels, allocator
     end_to_end = s.photos / extract_seconds(table, encoder, views, rt, out)
     model_only = s.photos / extract_throughput.model_only(encoder, s.photos, size, ctx.device)
-    no_model = _NoModel(clip.model.visual.output_dim, s.grid * s.grid)
+    no_model = _NoModel(clip.model.visual.output_dim, s.crops**2 or s.grid**2)
     decoding = s.photos / extract_seconds(table, no_model, views, replace(rt, device="cpu"), out)
     precision = "fp16 autocast" if ctx.cuda else "fp32"
-    shape = f"{s.model} random weights, {size} px, grid {s.grid}, {s.photos} 640x480 JPEGs, {ctx.workers} workers"
+    local = f"{s.crops} x {s.crops} crops" if s.crops else f"grid {s.grid}"
+    shape = f"{s.model} random weights, {size} px, {local}, {s.photos} 640x480 JPEGs, {ctx.workers} workers"
     ratio = end_to_end / model_only
     rows = [
         Row("extraction: model only (img/s)", f"{model_only:.0f}", note=f"{shape}; {precision}, chunks on the device"),

@@ -109,6 +109,8 @@ def write_inputs(root: Path, n_train: int, n_test: int, semi_epochs: int, seed: 
         open_clip_version="",
         preprocess={},
         local_tokens="random unit vectors",
+        crops=0,  # a patch grid of GRID x GRID: a real CLIP at extract.crops 0, the most tokens a run holds
+        crop_size=0.5,
         grid=GRID,
         dim=DIM,
         templates=("{}",),
