@@ -62,7 +62,7 @@ class PseudoConfig(ThresholdConfig):
     targets: str = "hard"  # hard: the rule's 0/1 decisions | soft: the teacher's probabilities
     align: bool = False  # scale each class's probabilities so their mean over the pool is its labeled prior
     min_labeled_positives: int = 0  # a class with fewer labeled positives gets no pseudo-label entry (0: none left out)
-    zeroshot_prior: float = 160.0  # labeled positives CLIP's zero-shot ranking counts as, per class (0: no co-teacher)
+    zeroshot_prior: float = 40.0  # labeled positives CLIP's zero-shot ranking counts as, per class (0: no co-teacher)
 
     def validate(self) -> None:
         super().validate()

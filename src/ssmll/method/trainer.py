@@ -66,7 +66,7 @@ class TrainConfig:
     focal_grad: bool = False
     unlabeled_weight: float = 0.3
     unlabeled_full_skill: float = 0.5  # zero-shot skill from which pseudo-labels weigh in full (0: always)
-    context_weight: float = 0.3  # chosen by CV on the labeled part of two worlds: docs/semi-supervised.md
+    context_weight: float = 0.0  # chosen by CV on the labeled part of two worlds: docs/semi-supervised.md
     labeled_views: str = "strong"
     batch_mix: str = "equal"
     seed: int = 0
