@@ -36,13 +36,16 @@ def test_spec_records_the_encoder(tiny):
     clip = repo_params()["clip"]  # the embedded CLIP, a local checkpoint recorded with its hash
     assert (spec.model, spec.pretrained, spec.seed) == (clip["model"], clip["pretrained"], clip["seed"])
     assert spec.pretrained_sha256 == sha256(Path(clip["pretrained"]))
-    assert (spec.grid, spec.views, spec.dim, spec.templates) == (
+    extract = repo_params()["extract"]
+    assert (spec.crops, spec.crop_size, spec.grid, spec.views, spec.dim, spec.templates) == (
+        extract["crops"],
+        extract["crop_size"],
         TINY["extract.grid"],
         TINY["extract.views"],
         tiny.clip.dim,
         tuple(TEMPLATES),
     )
-    assert spec.preprocess["size"] == list(tiny.clip.preprocess_cfg["size"]) and spec.local_tokens.startswith("vit")
+    assert spec.preprocess["size"] == list(tiny.clip.preprocess_cfg["size"]) and spec.local_tokens.startswith("crops")
 
 
 def test_the_rebuilt_encoder_gives_the_extracted_features(tiny):

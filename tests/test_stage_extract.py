@@ -68,7 +68,7 @@ BAD = {
     "no_views": ({"extract.views": 0}, "extract.views must be at least 1"),
     "no_grid": ({"extract.grid": 0}, "extract.grid must be at least 1"),
     "negative_crops": ({"extract.crops": -1}, "extract.crops must be 0 or more"),
-    "crop_larger_than_image": ({"extract.crop_size": 1.5}, r"extract.crop_size within \(0, 1\]"),
+    "crop_larger_than_image": ({"extract.crop_size": 1.5}, "extract.crop_size within (0, 1]"),
     "template_without_slot": ({"extract.templates": ["a photo"]}, "extract.templates"),
 }
 
