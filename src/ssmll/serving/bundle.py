@@ -4,10 +4,11 @@ The train stage writes it; pseudolabel, evaluate and ``ssmll predict`` read it. 
 the alignment model's weights and config; the record of the image encoder its features
 came from (:class:`~ssmll.encoding.record.EncoderSpec`: CLIP architecture and a reference to its
 weights, a checkpoint by path and sha256, preprocessing and image size, the zoomed crops'
-layout or the grid and local-token path, prompt templates); the class names and prompt names; the contexts; and class-wise
-decision thresholds chosen without the test set (:func:`~ssmll.method.thresholds.decision_thresholds`,
-whose :data:`~ssmll.method.thresholds.DECISION_RULE` the file records). Only tensors
-and plain Python values are stored, so ``torch.load(weights_only=True)`` reads it.
+layout or the grid and local-token path, prompt templates); the class names and prompt names;
+the contexts; and class-wise decision thresholds chosen without the test set
+(:func:`~ssmll.method.thresholds.decision_thresholds`, whose
+:data:`~ssmll.method.thresholds.DECISION_RULE` the file records). Only tensors and plain
+Python values are stored, so ``torch.load(weights_only=True)`` reads it.
 """
 
 from __future__ import annotations
