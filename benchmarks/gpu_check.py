@@ -64,6 +64,7 @@ from ssmll.data.images import open_rgb  # noqa: E402
 from ssmll.data.tables import make_table  # noqa: E402
 from ssmll.encoding.extraction import ENCODE_IMAGES  # noqa: E402
 from ssmll.encoding.factory import create_encoder, plain_views  # noqa: E402
+from ssmll.encoding.record import ExtractConfig  # noqa: E402
 from ssmll.encoding.staging import Group, Staging, encode_missing  # noqa: E402
 
 #: Subprocesses run this checkout's stages and library (``stages`` puts ``src`` first itself).
@@ -94,7 +95,7 @@ class Sizes:
     cpu_n: int  # training images on the CPU
     predict_images: int
     pipeline: dict = field(default_factory=dict)  # dotted overrides of params.yaml (empty: the default run)
-    crops: int = 2  # extract.crops as params.yaml has it: 2 x 2 zoomed crops' embeddings (0: the patch grid)
+    crops: int = ExtractConfig.crops  # extract's default: crops x crops zoomed crops' embeddings (0: the patch grid)
 
 
 FULL = Sizes(photos=6144, unique_photos=256, model="ViT-B-16", grid=7, train_n=32_000, cpu_n=1_000, predict_images=256)
