@@ -4,13 +4,16 @@ Training on a handful of positives pulls a rare class below its zero-shot AP
 (docs/semi-supervised.md, "Why the tail gains less"). This study measures the obvious fix
 within the protocol: cross-validation on the labeled part (``method_table.py --on
 labeled``'s folds, split seed 1). Each trained variant's class logits are blended per
-class with the zero-shot cosines, ``(1 - w_k) logit_k + w_k zs_k``, with ``w_k = s / (s +
+class with CLIP's zero-shot scores, ``(1 - w_k) logit_k + w_k zs_k``, with ``w_k = s / (s +
 n_k)``, ``s = strength x skill`` (the co-teacher's weighting, :mod:`ssmll.method.coteacher`)
-and ``zs_k`` the zero-shot cosines mapped onto the logits' mean and spread over the
-training pool (no label read). The blend is post hoc, so one training per fold scores
-every strength. Prints held-out mAP (and tail mAP) per ratio, variant and strength.
+and ``zs_k`` the zero-shot scores mapped onto the logits' mean and spread over the
+training pool (no label read). The zero-shot scores are the untrained model's
+(``AlignmentModel.zero_shot``: the label-specific read-out the model starts from, which
+the co-teacher uses), or with ``--prior global`` the whole image's cosines. The blend is
+post hoc, so one training per fold scores every strength. Prints held-out mAP (and tail
+mAP) per ratio, variant and strength.
 
-    python studies/text_prior.py --data /tmp/w-tail/data --params /tmp/w-tail/params.yaml
+    python studies/text_prior.py --data /tmp/w-tail/data --params /tmp/w-tail/params.yaml [--prior global]
 """
 
 from __future__ import annotations
@@ -53,12 +56,15 @@ def main(
     params: Path = typer.Option(Path("params.yaml"), help="Params file."),
     ratios: str = typer.Option("0.02,0.05,0.2", help="Labeled ratios."),
     seed: int = typer.Option(1, help="split.seed."),
+    prior: str = typer.Option("model", help="model (the untrained model's scores) or global (whole-image cosines)."),
 ) -> None:
     """Held-out mAP of the labeled part's folds per ratio, variant and text-prior strength."""
+    if prior not in ("model", "global"):
+        raise typer.BadParameter("choose model or global", param_hint="--prior")
     torch.set_num_threads(1)
     ws = load_workspace(data / "prepared", data / "features", data / "split")
     settings = Settings.from_params(yaml.safe_load(params.read_text()))
-    zero_shot = zeroshot_scores(ws.train.global_array(), ws.text)
+    zero_shot = zeroshot_scores(ws.train.global_array(), ws.text) if prior == "global" else None
     typer.echo("| ratio | variant | " + " | ".join(f"s={s}" for s in STRENGTHS) + " |")
     typer.echo("|---|---|" + "---|" * len(STRENGTHS))
     for ratio in (float(r) for r in ratios.split(",")):
@@ -69,7 +75,7 @@ def main(
 
 
 def _fold_scores(
-    ws: Workspace, settings: Settings, zero_shot: np.ndarray, ratio: float, seed: int, fold: int
+    ws: Workspace, settings: Settings, zero_shot: np.ndarray | None, ratio: float, seed: int, fold: int
 ) -> dict[str, list[tuple[float, float | None]]]:
     """Per trained variant, the held-out fold's (mAP, tail mAP) at each of :data:`STRENGTHS`."""
     labeled, held = labeled_rows(ws.train_ids, ratio, seed, fold)
@@ -79,6 +85,8 @@ def _fold_scores(
     for name in ("supervised", "method"):
         result = train_variant(name, ws.train, ws.text, part, settings.model, settings.train, settings.pseudo)
         logits = _logits(result.model, ws.train)
+        if zero_shot is None:
+            zero_shot = _logits(result.model.zero_shot(), ws.train)
         zs = calibrated(zero_shot, logits)
         out[name] = []
         for s in STRENGTHS:

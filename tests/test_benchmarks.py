@@ -83,8 +83,15 @@ def test_label_specific_benchmark_reads_out_every_block_both_last_block_paths_an
     assert rows == want, out
 
 
-def test_text_prior_study_scores_both_variants_at_every_strength(split_data):
-    out = run_study("text_prior.py", split_data, "--ratios", "0.5")
+@pytest.mark.parametrize("prior", ["model", "global"])
+def test_text_prior_study_scores_both_variants_at_every_strength(split_data, prior):
+    out = run_study("text_prior.py", split_data, "--ratios", "0.5", "--prior", prior)
     rows = re.findall(r"^\| 0\.5 \| (\w+) \|((?: [\d.]+(?: \(tail [\d.]+\))? \|)+)$", out, re.M)
     assert [name for name, _ in rows] == ["supervised", "method"], out
     assert all(cells.count("|") == 6 for _, cells in rows), out
+
+
+def test_text_prior_study_refuses_an_unknown_prior(tmp_path):
+    args = ["studies/text_prior.py", "--data", str(tmp_path), "--prior", "both"]
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "choose model or global" in proc.stderr, proc.stderr
