@@ -7,9 +7,9 @@ labeled``'s folds, split seed 1). Each trained variant's class logits are blende
 class with CLIP's zero-shot scores, ``(1 - w_k) logit_k + w_k zs_k``, with ``w_k = s / (s +
 n_k)``, ``s = strength x skill`` (the co-teacher's weighting, :mod:`ssmll.method.coteacher`)
 and ``zs_k`` the zero-shot scores mapped onto the logits' mean and spread over the
-training pool (no label read). The zero-shot scores are the untrained model's
-(``AlignmentModel.zero_shot``: the label-specific read-out the model starts from, which
-the co-teacher uses), or with ``--prior global`` the whole image's cosines. The blend is
+training pool (no label read). The zero-shot scores are CLIP's label-specific read-out
+(``AlignmentModel.zero_shot``, the co-teacher's), or with ``--prior global`` the whole
+image's cosines. The blend is
 post hoc, so one training per fold scores every strength. Prints held-out mAP (and tail
 mAP) per ratio, variant and strength.
 
@@ -56,7 +56,9 @@ def main(
     params: Path = typer.Option(Path("params.yaml"), help="Params file."),
     ratios: str = typer.Option("0.02,0.05,0.2", help="Labeled ratios."),
     seed: int = typer.Option(1, help="split.seed."),
-    prior: str = typer.Option("model", help="model (the untrained model's scores) or global (whole-image cosines)."),
+    prior: str = typer.Option(
+        "model", help="model (the co-teacher's label-specific scores) or global (whole-image cosines)."
+    ),
 ) -> None:
     """Held-out mAP of the labeled part's folds per ratio, variant and text-prior strength."""
     if prior not in ("model", "global"):

@@ -112,9 +112,10 @@ def test_weight_decay_pulls_the_maps_back_to_the_identity(inputs):
     assert torch.equal(model(g, local)[0], before)
 
 
-def test_zero_shot_is_the_untrained_model_whatever_was_learned_and_draws_no_random_numbers(inputs):
+def test_zero_shot_is_clips_label_specific_scoring_whatever_was_learned_and_draws_no_random_numbers(inputs):
     text, membership, g, local = inputs
-    model = AlignmentModel(text, membership, ModelConfig())
+    cfg = ModelConfig()
+    model = AlignmentModel(text, membership, cfg)
     untrained = model(g, local)[0].detach()
     with torch.no_grad():
         model.text_residual.add_(1.0)
@@ -122,5 +123,7 @@ def test_zero_shot_is_the_untrained_model_whatever_was_learned_and_draws_no_rand
     state = torch.random.get_rng_state()
     start = model.zero_shot()
     assert torch.equal(torch.random.get_rng_state(), state)  # training runs stay on their own random stream
-    assert torch.allclose(start(g, local)[0], untrained, atol=1e-6)
+    clip_scores = cfg.logit_scale * zeroshot_label_specific(image_tokens(g, local, True), text, cfg.attn_scale)
+    assert torch.allclose(start(g, local)[0], clip_scores, atol=1e-5)
+    assert not torch.allclose(untrained, clip_scores, atol=1e-3)  # the model starts with its global branch too
     assert not torch.allclose(model(g, local)[0], untrained)

@@ -2,14 +2,15 @@
 
 The EMA teacher learns from the labeled part, so with a few labeled positives of a class
 it ranks that class's unlabeled images by little more than those positives, and relabels
-the pool every epoch with what it already believes (confirmation bias). The model's own
-starting point, CLIP's zero-shot scoring, saw no label: an independent teacher whose
-ranking does not drift. Each class's teacher scores are blended with it, weighted like a
-prior against data: the zero-shot ranking counts as ``strength * skill`` labeled
-positives, the class's labeled positives count as themselves, so it leads for the rare
-classes and fades for the well-labeled ones (and as the labeled ratio grows). ``skill``
-is the zero-shot ranking's own measured quality on the labeled part (mean 2 AUC - 1 over
-the classes: 0 at chance, so random weights or an unknown vocabulary switch it off).
+the pool every epoch with what it already believes (confirmation bias). CLIP's
+label-specific zero-shot scoring (:meth:`ssmll.method.model.AlignmentModel.zero_shot`) saw
+no label: an independent teacher whose ranking does not drift. Each class's teacher scores
+are blended with it, weighted like a prior against data: the zero-shot ranking counts as
+``strength * skill`` labeled positives, the class's labeled positives count as themselves,
+so it leads for the rare classes and fades for the well-labeled ones (and as the labeled
+ratio grows). ``skill`` is the zero-shot ranking's own measured quality on the labeled
+part (mean 2 AUC - 1 over the classes: 0 at chance, so random weights or an unknown
+vocabulary switch it off).
 
 The blend is read at the EMA teacher's calibration: a class's zero-shot ranks are mapped
 onto the teacher's sorted probabilities of that class (quantile matching), so that it is

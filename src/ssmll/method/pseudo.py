@@ -174,7 +174,8 @@ def label_pool(
 def zero_shot_scores(
     model: torch.nn.Module, feats: FeatureSet, pool: np.ndarray, labeled: np.ndarray, cfg: PseudoConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The untrained model's (CLIP's zero-shot) scores of ``pool`` and ``labeled``, over the teacher's views."""
+    """CLIP's label-specific zero-shot scores (``model.zero_shot()``) of ``pool`` and ``labeled``, over the
+    teacher's views."""
     score, start = _teacher_score(cfg), model.zero_shot()
     return score(start, feats, pool), score(start, feats, labeled)
 
