@@ -6,7 +6,9 @@ import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+from PIL import Image
 from stage_runner import run_through
 from tiny_params import REPO, write_params
 
@@ -95,3 +97,15 @@ def test_text_prior_study_refuses_an_unknown_prior(tmp_path):
     args = ["studies/text_prior.py", "--data", str(tmp_path), "--prior", "both"]
     proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "choose model or global" in proc.stderr, proc.stderr
+
+
+def test_free_layout_world_writes_a_manifest_of_sixteen_classes_and_both_splits(tmp_path):
+    out = run("studies/free_layout_world.py", "--out", str(tmp_path), "--n-train", "12", "--n-test", "6", "--seed", "3")
+    assert "18 images" in out, out
+    table = pd.read_csv(tmp_path / "manifest.csv")
+    classes = (tmp_path / "classes.txt").read_text().split()
+    assert len(classes) == 16 and table["split"].value_counts().to_dict() == {"train": 12, "test": 6}
+    assert all(
+        1 <= len(labels.split("|")) <= 5 and set(labels.split("|")) <= set(classes) for labels in table["labels"]
+    )
+    assert all(Image.open(tmp_path / p).size == (64, 64) for p in table["path"])
