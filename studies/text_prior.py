@@ -9,9 +9,8 @@ n_k)``, ``s = strength x skill`` (the co-teacher's weighting, :mod:`ssmll.method
 and ``zs_k`` the zero-shot scores mapped onto the logits' mean and spread over the
 training pool (no label read). The zero-shot scores are CLIP's label-specific read-out
 (``AlignmentModel.zero_shot``, the co-teacher's), or with ``--prior global`` the whole
-image's cosines. The blend is
-post hoc, so one training per fold scores every strength. Prints held-out mAP (and tail
-mAP) per ratio, variant and strength.
+image's cosines. The blend is post hoc, so one training per fold scores every strength.
+Prints held-out mAP (and tail mAP) per ratio, variant and strength.
 
     python studies/text_prior.py --data /tmp/w-tail/data --params /tmp/w-tail/params.yaml [--prior global]
 """
