@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from PIL import Image
+from PIL.Image import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssmll.data.scenes.scans import ScanPool, contrasting_colour, paste_scan  # noqa: E402
+from ssmll.data.scenes.scans import ScanPool, contrasting_colour, paste_scan, to_image  # noqa: E402
 from ssmll.data.scenes.vocabulary import vocabulary  # noqa: E402
 
 CLASSES, CONTEXTS, SIZE = 16, 4, 64
@@ -52,7 +52,7 @@ def draw_labels(rng: np.random.Generator, base: np.ndarray) -> list[int]:
             return labels.tolist()
 
 
-def render(rng: np.random.Generator, labels: list[int], looks: list[np.ndarray]) -> Image.Image:
+def render(rng: np.random.Generator, labels: list[int], looks: list[np.ndarray]) -> Image:
     canvas = background(rng)
     luminance = float(canvas.mean())
     for k in labels:
@@ -60,7 +60,7 @@ def render(rng: np.random.Generator, labels: list[int], looks: list[np.ndarray])
         side = int(rng.integers(16, 33))
         y0, x0 = (int(v) for v in rng.integers(0, SIZE - side + 1, 2))
         paste_scan(canvas, look, y0, x0, side, contrasting_colour(rng, luminance))
-    return Image.fromarray(canvas.round().clip(0, 255).astype(np.uint8))
+    return to_image(canvas)
 
 
 def main(
