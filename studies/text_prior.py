@@ -34,6 +34,7 @@ from ssmll.evaluation.metrics import mean_ap, tail_classes, tail_map  # noqa: E4
 from ssmll.evaluation.workspace import Workspace, load_workspace  # noqa: E402
 from ssmll.method.coteacher import class_weights  # noqa: E402
 from ssmll.method.featureset import FeatureSet, map_batches  # noqa: E402
+from ssmll.method.model import AlignmentModel  # noqa: E402
 from ssmll.method.variants import train_variant  # noqa: E402
 
 #: "all" stands for w_k = 1: the zero-shot scores alone.
@@ -65,7 +66,7 @@ def main(
     torch.set_num_threads(1)
     ws = load_workspace(data / "prepared", data / "features", data / "split")
     settings = Settings.from_params(yaml.safe_load(params.read_text()))
-    zero_shot = zeroshot_scores(ws.train.global_array(), ws.text) if prior == "global" else None
+    zero_shot = _prior_scores(ws, settings, prior)
     typer.echo("| ratio | variant | " + " | ".join(f"s={s}" for s in STRENGTHS) + " |")
     typer.echo("|---|---|" + "---|" * len(STRENGTHS))
     for ratio in (float(r) for r in ratios.split(",")):
@@ -75,8 +76,16 @@ def main(
             typer.echo(f"| {ratio} | {name} | " + " | ".join(cells) + " |")
 
 
+def _prior_scores(ws: Workspace, settings: Settings, prior: str) -> np.ndarray:
+    """The training pool's zero-shot scores the logits are blended with: the co-teacher's, or the whole image's."""
+    if prior == "global":
+        return zeroshot_scores(ws.train.global_array(), ws.text)
+    no_contexts = torch.zeros(len(ws.text), 0)  # the class scores do not depend on the contexts
+    return _logits(AlignmentModel(torch.from_numpy(ws.text), no_contexts, settings.model).zero_shot(), ws.train)
+
+
 def _fold_scores(
-    ws: Workspace, settings: Settings, zero_shot: np.ndarray | None, ratio: float, seed: int, fold: int
+    ws: Workspace, settings: Settings, zero_shot: np.ndarray, ratio: float, seed: int, fold: int
 ) -> dict[str, list[tuple[float, float | None]]]:
     """Per trained variant, the held-out fold's (mAP, tail mAP) at each of :data:`STRENGTHS`."""
     labeled, held = labeled_rows(ws.train_ids, ratio, seed, fold)
@@ -86,8 +95,6 @@ def _fold_scores(
     for name in ("supervised", "method"):
         result = train_variant(name, ws.train, ws.text, part, settings.model, settings.train, settings.pseudo)
         logits = _logits(result.model, ws.train)
-        if zero_shot is None:
-            zero_shot = _logits(result.model.zero_shot(), ws.train)
         zs = calibrated(zero_shot, logits)
         out[name] = []
         for s in STRENGTHS:
