@@ -475,11 +475,14 @@ def table_text(rows: list[Row]) -> str:
 def main(
     out: Path = typer.Argument(..., help="Where to write the summary as JSON."),
     tiny: bool = typer.Option(False, help="Tiny sizes even with CUDA (without CUDA they always are)."),
-    workdir: Path = typer.Option(Path(tempfile.gettempdir()), help="Where the temporary data goes (removed after)."),
+    workdir: Path = typer.Option(
+        Path(tempfile.gettempdir()), help="Where the temporary data goes (made if missing; removed after)."
+    ),
     workers: int = typer.Option(0, min=0, help="Decoding workers for the extraction check (0: all cores but 2)."),
 ) -> None:
     cuda = torch.cuda.is_available()
     sizes = FULL if cuda and not tiny else TINY
+    workdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="ssmll-gpu-check-", dir=workdir))
     ctx = Context(cuda, sizes, scratch, workers or max(1, (os.cpu_count() or 1) - 2))
     device = torch.cuda.get_device_name() if cuda else "no CUDA"

@@ -18,8 +18,9 @@ import gpu_check  # noqa: E402
 @pytest.mark.slow
 def test_the_command_runs_tiny_without_cuda_says_what_it_skipped_and_exits_0(tmp_path):
     out = tmp_path / "reports" / "gpu-check.json"
+    workdir = tmp_path / "scratch" / "not-made-yet"  # made by the command
     proc = subprocess.run(
-        [sys.executable, "benchmarks/gpu_check.py", str(out), "--tiny", "--workdir", str(tmp_path)],
+        [sys.executable, "benchmarks/gpu_check.py", str(out), "--tiny", "--workdir", str(workdir)],
         cwd=REPO,
         capture_output=True,
         text=True,
