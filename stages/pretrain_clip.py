@@ -3,7 +3,8 @@
 Runs once per model folder (models/objects-clip/, models/digit-clip/): its outputs ship with
 the repository, and the folder's own pipeline file keeps it traceable; `dvc repro` finds it
 up to date. Rebuild with `dvc repro -f -s models/<name>/dvc.yaml:pretrain_clip` (`-s`: this
-stage alone, not the warm start upstream; time and conditions: docs/embedded-clip.md); on this kind of machine the weights come out byte for byte the same.
+stage alone, not the warm start upstream; time and conditions: docs/embedded-clip.md); on
+this kind of machine the weights come out byte for byte the same.
 """
 
 from __future__ import annotations
