@@ -38,7 +38,8 @@ def test_the_command_runs_tiny_without_cuda_says_what_it_skipped_and_exits_0(tmp
     if not torch.cuda.is_available():
         skipped = [r for r in rows if r["target"] and r["held"] is None]
         assert len(skipped) >= 6 and all("skipped:" in r["note"] for r in skipped)
-    assert [p.name for p in tmp_path.iterdir()] == ["reports"]  # its scratch is removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "scratch"]
+    assert workdir.is_dir() and not any(workdir.iterdir())  # the workdir made, its scratch in it removed
 
 
 def test_the_cuda_tests_are_found_by_their_skip_reason():
