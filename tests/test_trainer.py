@@ -84,15 +84,16 @@ def test_a_pseudo_labeled_image_weighs_what_a_labeled_one_does_at_any_ratio(n_la
     t = Trainer(one_view, labeled, text, MEMBERSHIP, data.y[:n_labeled].mean(0), ModelConfig(), cfg)
     n_lab, n_unl = t._split_batch()
     lab_pos, unl_pos = np.arange(n_lab) % len(t.lab), np.arange(n_unl)
+    lab, unl = t._images(t.lab, lab_pos, 0 * lab_pos), t._images(t.unl, unl_pos, 0 * unl_pos)
     truth = PseudoLabels(data.y[t.unl].copy(), np.ones_like(data.y[t.unl]))  # pseudo-labels that equal the truth
-    total = t._losses(lab_pos, unl_pos, truth)["loss"]
+    total = t._losses(lab, unl, t._pseudo_targets(truth))["loss"]
     rows = np.concatenate([t.lab[lab_pos], t.unl[unl_pos]])
     logits, _ = t.student(*one_view.batch(rows))
     per_image = AsymmetricLoss()(logits, torch.from_numpy(data.y[rows]))
     assert torch.allclose(total, per_image.sum() / 32, atol=1e-6)
     t.unlabeled_weight = 0.5  # the weight in effect (the config's, times the zero-shot skill gate)
     expected = (per_image[:n_lab].sum() + 0.5 * per_image[n_lab:].sum()) / 32
-    assert torch.allclose(t._losses(lab_pos, unl_pos, truth)["loss"], expected, atol=1e-6)
+    assert torch.allclose(t._losses(lab, unl, t._pseudo_targets(truth))["loss"], expected, atol=1e-6)
 
 
 def test_weight_decay_spares_scales_and_biases():
@@ -173,6 +174,23 @@ def test_training_gathers_batches_never_a_whole_part(monkeypatch):
     assert trainer.data.local.dtype == torch.float16
 
 
+def test_a_step_copies_nothing_from_the_host(monkeypatch):
+    """Draws and targets reach the device once an epoch: a copy from the host per step would wait for the GPU."""
+    assert host_arrays_made_tensors(monkeypatch, batch_size=32) == host_arrays_made_tensors(monkeypatch, batch_size=8)
+
+
+def host_arrays_made_tensors(monkeypatch, batch_size: int) -> int:
+    """NumPy arrays turned into tensors during a whole run (8 steps an epoch at batch size 32, 30 at 8)."""
+    made: list[type] = []
+    for name in ("from_numpy", "as_tensor"):
+        real = getattr(torch, name)
+        monkeypatch.setattr(torch, name, lambda a, *args, _f=real, **kw: made.append(type(a)) or _f(a, *args, **kw))
+    make_trainer(batch_size=batch_size).fit()
+    monkeypatch.undo()
+    assert made.count(np.ndarray) > 0  # the counting saw the run's copies
+    return made.count(np.ndarray)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_training_on_cuda_keeps_model_teacher_and_features_there():
     data, text = synthetic(240, 0)
@@ -198,8 +216,9 @@ def test_soft_pseudo_labels_set_context_targets_from_the_rules_decisions(monkeyp
     seen = []
     real = trainer_module.context_targets
     monkeypatch.setattr(trainer_module, "context_targets", lambda y, m, mask=None: seen.append(y) or real(y, m, mask))
-    t._losses(np.arange(4), np.arange(4), soft)
-    np.testing.assert_array_equal(seen[-1], decisions[:4])
+    targets = t._pseudo_targets(soft)
+    np.testing.assert_array_equal(seen[-1], decisions)
+    np.testing.assert_array_equal(targets.contexts.numpy()[:, 0], 1)  # context 0 holds class 0, decided everywhere
 
 
 def test_the_zero_shot_co_teacher_scores_the_pool_once_with_the_untrained_model(monkeypatch):

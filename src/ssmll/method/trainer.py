@@ -23,7 +23,9 @@ the classes and the EMA teacher's pseudo-labels cost accuracy (measured: 27 % pr
 below ``unlabeled_full_skill`` (:func:`ssmll.method.coteacher.skill_gate`).
 
 The student and its EMA teacher live on the feature set's device (a GPU when there is
-one); batches are gathered there, so a step copies nothing but row indices to it.
+one). Each epoch's draws (rows and views of every step) and each part's targets are copied
+there once, and every batch is gathered there: a step copies nothing from the host, so it
+never waits for the GPU to drain (a copy from pageable host memory would).
 """
 
 from __future__ import annotations
@@ -100,6 +102,32 @@ class TrainResult:
     best_epoch: int = -1
 
 
+@dataclass(frozen=True)
+class _Images:
+    """Some images of one part: positions in the part (for its targets), rows and views (for the features)."""
+
+    pos: torch.Tensor
+    rows: torch.Tensor
+    views: torch.Tensor
+
+    def step(self, s: int) -> _Images:
+        """Step ``s``'s images, from an epoch's (steps, n) draws."""
+        return _Images(self.pos[s], self.rows[s], self.views[s])
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """A part's targets by position, on the training device: classes and contexts, with their loss masks.
+
+    A mask of None keeps every entry (true labels).
+    """
+
+    classes: torch.Tensor
+    contexts: torch.Tensor
+    class_mask: torch.Tensor | None = None
+    context_mask: torch.Tensor | None = None
+
+
 class Trainer:
     """One training run: the method (``semi=True``) or its labeled-only baseline."""
 
@@ -125,6 +153,8 @@ class Trainer:
         self.membership, self.priors = membership, priors
         self.n_views = train.views
         self.device = train.device
+        y_lab = train.y[self.lab]
+        self.lab_targets = _Targets(self._on_device(y_lab), self._on_device(context_targets(y_lab, membership)[0]))
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.student = AlignmentModel(text, torch.from_numpy(membership), model_cfg).to(self.device)
@@ -173,16 +203,18 @@ class Trainer:
     def _epoch(self, epoch: int) -> dict:
         semi = self._is_semi(epoch)
         row: dict = {"epoch": epoch + 1, "phase": "semi" if semi else "labeled", "lr": self.sched.get_last_lr()[0]}
-        pseudo = None
+        unl_targets = None
         if semi:
             pseudo = self._pseudo_labels()
             row["unlabeled_weight"] = round(self.unlabeled_weight, 6)
             row.update(pseudo_quality(pseudo, self.data.y[self.unl]))
+            unl_targets = self._pseudo_targets(pseudo)
         # float64 sums on the device, added in the order Python floats were: the same values, no sync per step
         sums = {k: torch.zeros((), dtype=torch.float64, device=self.device) for k in LOSS_KEYS}
         self.student.train()
-        for lab_idx, unl_idx in self._batches(epoch):
-            parts = self._losses(lab_idx, unl_idx, pseudo)
+        lab, unl = self._draws(epoch)
+        for s in range(self._steps(epoch)):
+            parts = self._losses(lab.step(s), unl.step(s) if unl else None, unl_targets)
             loss = parts["loss"]
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -206,6 +238,37 @@ class Trainer:
             self.ema.model, self.data, self.unl, self.lab, self.priors, self.pseudo_cfg, self._zero_shot
         )
         return pseudo
+
+    def _pseudo_targets(self, pseudo: PseudoLabels) -> _Targets:
+        """The unlabeled part's targets: pseudo-labels, and contexts from the rule's 0/1 decisions, with masks."""
+        contexts, context_mask = context_targets(pseudo.hard, self.membership, pseudo.mask)
+        to = self._on_device
+        return _Targets(to(pseudo.targets), to(contexts), to(pseudo.mask), to(context_mask))
+
+    def _draws(self, epoch: int) -> tuple[_Images, _Images | None]:
+        """Every step's labeled and unlabeled images (None in warm-up), drawn as the steps would draw them, copied once.
+
+        The order of draws is the steps': the epoch's orders, then per step the labeled
+        images' views and the unlabeled ones'.
+        """
+        lab: list[tuple[np.ndarray, np.ndarray]] = []
+        unl: list[tuple[np.ndarray, np.ndarray]] = []
+        for lab_pos, unl_pos in self._batches(epoch):
+            lab.append((lab_pos, self._strong_views(len(lab_pos), self.cfg.labeled_views == "all")))
+            if unl_pos is not None:
+                unl.append((unl_pos, self._strong_views(len(unl_pos))))
+        return self._images(self.lab, *map(np.stack, zip(*lab))), (
+            self._images(self.unl, *map(np.stack, zip(*unl))) if unl else None
+        )
+
+    def _images(self, part: np.ndarray, pos: np.ndarray, views: np.ndarray) -> _Images:
+        """Positions in ``part`` on the training device; their rows and views where the features live."""
+        where = self.data.local.device
+        return _Images(
+            self._on_device(pos),
+            torch.from_numpy(part[pos]).to(where, non_blocking=True),
+            torch.from_numpy(views).to(where, non_blocking=True),
+        )
 
     def _batches(self, epoch: int):
         """Yield (labeled positions, unlabeled positions) per step; positions index lab / unl."""
@@ -234,28 +297,18 @@ class Trainer:
     def _on_device(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device, non_blocking=True)
 
-    def _losses(self, lab_pos: np.ndarray, unl_pos: np.ndarray | None, pseudo: PseudoLabels | None) -> dict:
+    def _losses(self, lab: _Images, unl: _Images | None, unl_targets: _Targets | None) -> dict:
         """Each part's per-image losses summed and divided by the batch size (CAP's weighting)."""
-        idx = self.lab[lab_pos]
         per_image = self.cfg.batch_size
-        g, loc = self.data.batch(idx, self._strong_views(len(idx), self.cfg.labeled_views == "all"))
-        logits, ctx_logits = self.student(g, loc)
-        y = self.data.y[idx]
-        loss_lab = self.loss(logits, self._on_device(y)).sum() / per_image
-        ctx_y, _ = context_targets(y, self.membership)
-        loss_ctx = self.loss(ctx_logits, self._on_device(ctx_y)).sum() / per_image
+        classes, contexts = self._summed_losses(lab, self.lab_targets)
+        loss_lab = classes / per_image
+        loss_ctx = contexts / per_image
         loss_unl = torch.zeros((), device=self.device)
         w = self.unlabeled_weight
-        if unl_pos is not None and pseudo is not None and len(unl_pos):
-            idx_u = self.unl[unl_pos]
-            g_u, loc_u = self.data.batch(idx_u, self._strong_views(len(idx_u)))
-            logits_u, ctx_u = self.student(g_u, loc_u)
-            targets, mask = pseudo.targets[unl_pos], pseudo.mask[unl_pos]
-            loss_unl = self.loss(logits_u, self._on_device(targets), self._on_device(mask)).sum() / per_image
-            ctx_t, ctx_mask = context_targets(pseudo.hard[unl_pos], self.membership, mask)
-            loss_ctx = (
-                loss_ctx + w * self.loss(ctx_u, self._on_device(ctx_t), self._on_device(ctx_mask)).sum() / per_image
-            )
+        if unl is not None and unl_targets is not None and len(unl.pos):
+            classes_u, contexts_u = self._summed_losses(unl, unl_targets)
+            loss_unl = classes_u / per_image
+            loss_ctx = loss_ctx + w * contexts_u / per_image
         total = loss_lab + w * loss_unl + self.cfg.context_weight * loss_ctx
         return {
             "loss": total,
@@ -263,6 +316,17 @@ class Trainer:
             "loss_unlabeled": loss_unl.detach(),
             "loss_context": loss_ctx.detach(),
         }
+
+    def _summed_losses(self, images: _Images, targets: _Targets) -> tuple[torch.Tensor, torch.Tensor]:
+        """The student's class and context losses on ``images``, each summed over the images."""
+        logits, context_logits = self.student(*self.data.batch(images.rows, images.views))
+        at = images.pos
+        class_mask = None if targets.class_mask is None else targets.class_mask[at]
+        context_mask = None if targets.context_mask is None else targets.context_mask[at]
+        return (
+            self.loss(logits, targets.classes[at], class_mask).sum(),
+            self.loss(context_logits, targets.contexts[at], context_mask).sum(),
+        )
 
 
 def _decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
