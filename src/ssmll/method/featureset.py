@@ -88,20 +88,22 @@ def map_batches(
 ) -> np.ndarray:
     """``fn(global, local)`` on ``view`` (the plain one by default), batch by batch over ``rows`` (all if None).
 
-    The results land in one (n, C) host array. Each batch's result is copied into one array
-    allocated at the first batch: kept as a small tensor per batch, the results split the
-    heap between the batches' large temporaries, so that glibc could reuse none of them and
-    memory grew by one batch's temporaries per batch (docs/scale.md).
+    The results land in one (n, C) array, allocated at the first batch where ``fn`` returns
+    (on a GPU, there) and copied to the host once. Kept as a small tensor per batch, the
+    results split the heap between the batches' large temporaries, so that glibc could reuse
+    none of them and memory grew by one batch's temporaries per batch (docs/scale.md). The
+    row indices go to the features' device once too: a copy per batch would wait for the GPU.
     """
     rows = np.arange(len(feats)) if rows is None else np.asarray(rows)
     batch_size = batch_size or INFERENCE_BATCH
-    out = np.zeros((0, feats.y.shape[1]), np.float32)
+    at = torch.as_tensor(rows, device=feats.local.device)
+    out = None
     for s in range(0, len(rows), batch_size):
-        scores = fn(*feats.batch(rows[s : s + batch_size], view)).cpu().numpy()
-        if s == 0:
-            out = np.empty((len(rows), scores.shape[1]), scores.dtype)
+        scores = fn(*feats.batch(at[s : s + batch_size], view))
+        if out is None:
+            out = scores.new_empty((len(rows), scores.shape[1]))
         out[s : s + len(scores)] = scores
-    return out
+    return np.zeros((0, feats.y.shape[1]), np.float32) if out is None else out.cpu().numpy()
 
 
 @torch.inference_mode()
