@@ -17,6 +17,7 @@ choosing a read-out there is within the protocol. ``--on test`` reports the test
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +75,12 @@ def readouts(g: torch.Tensor, local: torch.Tensor, text: torch.Tensor, y: np.nda
     return out
 
 
+#: Whose images are read out: the labeled part of the training pool (to choose), or the test set (to report).
+Part = Enum("Part", {name: name for name in ("labeled", "test")}, type=str)  # type: ignore[misc]
+
+
 def main(
-    on: str = typer.Option("labeled", help="labeled (the labeled part of the training pool) or test."),
+    on: Part = typer.Option("labeled", help="labeled (the labeled part of the training pool) or test."),
     params: Path = typer.Option(ROOT / "params.yaml", help="params.yaml to read clip, extract and split from."),
     data: Path = typer.Option(ROOT / "data", help="Folder with prepared/ and split/."),
 ) -> None:
@@ -88,10 +93,8 @@ def main(
         table = read_split(data / "prepared", "train")
         labeled = pq.read_table(data / "split" / "split.parquet").column("labeled").to_numpy()
         table = table.filter(labeled)
-    elif on == "test":
-        table = read_split(data / "prepared", "test")
     else:
-        raise typer.BadParameter("--on must be labeled or test")
+        table = read_split(data / "prepared", "test")
     y = multihot(table.column("labels"), len(classes))
     text = encode_prompts(clip, prompt_names, list(extract.templates))
     views = plain_views(clip)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,10 @@ def _apply(params: dict, overrides: dict) -> dict:
     return out
 
 
+#: Where a table is scored: the test set (to report), or held-out folds of the labeled part (to choose).
+Part = Enum("Part", {name: name for name in ("test", "labeled")}, type=str)  # type: ignore[misc]
+
+
 def main(
     ratios: str = typer.Option("0.05,0.1,0.2", help="Labeled ratios."),
     seeds: str = typer.Option("1,2,3", help="split.seed values."),
@@ -101,7 +106,7 @@ def main(
     data: Path = typer.Option(ROOT / "data", help="The pipeline's data directory (prepared, features)."),
     params_file: Path = typer.Option(ROOT / "params.yaml", "--params", help="Params file."),
     jobs: int = typer.Option(2, help="Trainings at a time."),
-    on: str = typer.Option("test", help="test (report), or labeled (cross-validate on the labeled part, to choose)."),
+    on: Part = typer.Option("test", help="test (report), or labeled (cross-validate on the labeled part, to choose)."),
     set_: list[str] = typer.Option([], "--set", help="section.key=value applied to every run (YAML value)."),
     oracles: bool = typer.Option(
         True, help="With --on test, also train on every label: the most the unlabeled part could add."
@@ -111,8 +116,7 @@ def main(
 
     Where the labeled part has classes under 5 % of its images, a "tail" column after each ratio gives their mAP.
     """
-    if on not in ("test", "labeled"):
-        raise typer.BadParameter("--on takes test or labeled")
+    part = on.value  # plain text, for the worker processes
     params = _apply(yaml.safe_load(params_file.read_text()), dict(_pair(s) for s in set_))
     rs, ss = [float(r) for r in ratios.split(",")], [int(s) for s in seeds.split(",")]
     chosen = variants.split(",")
@@ -122,12 +126,12 @@ def main(
     folds = range(FOLDS) if on == "labeled" else [0]
     runs = [(r, s, f) for r in rs for s in ss for f in folds]
     names = [v for v in TRAINED if v in chosen] + (["baselines"] if set(chosen) & set(BASELINES) else [])
-    work = [(data, params, on, r, s, {}, v, f) for r, s, f in runs for v in names]
+    work = [(data, params, part, r, s, {}, v, f) for r, s, f in runs for v in names]
     if oracles and on == "test":
-        work += [(data, params, on, None, None, {}, v, 0) for v in ORACLES]
+        work += [(data, params, part, None, None, {}, v, 0) for v in ORACLES]
     if ablations:
         work += [
-            (data, params, on, r, s, ABLATIONS[a], "method", f) for a in ABLATIONS for r, s, f in runs if r == rs[0]
+            (data, params, part, r, s, ABLATIONS[a], "method", f) for a in ABLATIONS for r, s, f in runs if r == rs[0]
         ]
     results: dict = {}
     with ProcessPoolExecutor(jobs) as pool:

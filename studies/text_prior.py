@@ -18,6 +18,7 @@ Prints held-out mAP (and tail mAP) per ratio, variant and strength.
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,10 @@ from ssmll.method.variants import train_variant  # noqa: E402
 STRENGTHS = ("0", "5", "10", "40", "160", "all")
 
 
+#: What the logits are blended with: the co-teacher's label-specific scores, or the whole image's cosines.
+Prior = Enum("Prior", {name: name for name in ("model", "global")}, type=str)  # type: ignore[misc]
+
+
 def calibrated(zero_shot: np.ndarray, logits: np.ndarray) -> np.ndarray:
     """Each class's zero-shot cosines moved to its logits' mean and standard deviation over the same rows."""
     scale = logits.std(0) / np.maximum(zero_shot.std(0), 1e-12)
@@ -56,13 +61,11 @@ def main(
     params: Path = typer.Option(Path("params.yaml"), help="Params file."),
     ratios: str = typer.Option("0.02,0.05,0.2", help="Labeled ratios."),
     seed: int = typer.Option(1, help="split.seed."),
-    prior: str = typer.Option(
+    prior: Prior = typer.Option(
         "model", help="model (the co-teacher's label-specific scores) or global (whole-image cosines)."
     ),
 ) -> None:
     """Held-out mAP of the labeled part's folds per ratio, variant and text-prior strength."""
-    if prior not in ("model", "global"):
-        raise typer.BadParameter("choose model or global", param_hint="--prior")
     torch.set_num_threads(1)
     ws = load_workspace(data / "prepared", data / "features", data / "split")
     settings = Settings.from_params(yaml.safe_load(params.read_text()))
