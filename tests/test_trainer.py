@@ -204,6 +204,20 @@ def test_training_on_cuda_keeps_model_teacher_and_features_there():
     assert np.isfinite(result.history[-1]["loss"])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_features_left_in_host_memory_still_train_on_cuda():
+    """Features too large for the GPU stay on the host (from_arrays): rows gathered there, the rest on the GPU."""
+    data, text = synthetic(240, 0)
+    host = FeatureSet(data.global_, data.local, data.y, torch.device("cuda", torch.cuda.current_device()))
+    labeled = np.zeros(240, dtype=bool)
+    labeled[:40] = True
+    cfg = TrainConfig(epochs=2, warmup_epochs=1, batch_size=32, lr=0.01)
+    trainer = Trainer(host, labeled, text, MEMBERSHIP, data.y[:40].mean(0), ModelConfig(), cfg)
+    result = trainer.fit()
+    assert not host.on_device and all(p.is_cuda for p in result.model.parameters())
+    assert np.isfinite(result.history[-1]["loss"]) and result.history[-1]["phase"] == "semi"
+
+
 def test_soft_pseudo_labels_set_context_targets_from_the_rules_decisions(monkeypatch):
     """Soft targets are probabilities, never exactly 0: contexts must come from the 0/1 decisions."""
     import ssmll.method.trainer as trainer_module
