@@ -116,18 +116,18 @@ def main(
 
     Where the labeled part has classes under 5 % of its images, a "tail" column after each ratio gives their mAP.
     """
-    part = on.value  # plain text, for the worker processes
+    part = on.value  # plain text from here on: the worker processes get it too
     params = _apply(yaml.safe_load(params_file.read_text()), dict(_pair(s) for s in set_))
     rs, ss = [float(r) for r in ratios.split(",")], [int(s) for s in seeds.split(",")]
     chosen = variants.split(",")
     unknown = set(chosen) - {*BASELINES, *TRAINED}
     if unknown:
         raise typer.BadParameter(f"unknown variants {sorted(unknown)}; choose from {', '.join((*BASELINES, *TRAINED))}")
-    folds = range(FOLDS) if on == "labeled" else [0]
+    folds = range(FOLDS) if part == "labeled" else [0]
     runs = [(r, s, f) for r in rs for s in ss for f in folds]
     names = [v for v in TRAINED if v in chosen] + (["baselines"] if set(chosen) & set(BASELINES) else [])
     work = [(data, params, part, r, s, {}, v, f) for r, s, f in runs for v in names]
-    if oracles and on == "test":
+    if oracles and part == "test":
         work += [(data, params, part, None, None, {}, v, 0) for v in ORACLES]
     if ablations:
         work += [
@@ -142,9 +142,9 @@ def main(
             for variant, value in values.items():
                 name = next((a for a, o in ABLATIONS.items() if o == overrides), variant)
                 results.setdefault((name, ratio), []).append(value)
-                where = f" fold {fold}" if on == "labeled" else ""
+                where = f" fold {fold}" if part == "labeled" else ""
                 typer.echo(f"{name:>24} ratio {ratio:<5} seed {seed}{where}: mAP {value.mAP:.2f}", err=True)
-    what = "held-out labeled folds" if on == "labeled" else "test"
+    what = "held-out labeled folds" if part == "labeled" else "test"
     tail = any(v.tail_mAP is not None for k, vs in results.items() if k not in ORACLES for v in vs)
     columns = [(r, key) for r in rs for key in ("mAP", *(["tail_mAP"] if tail else []))]
     typer.echo(f"{what} mAP, mean ± std; [pseudo-label precision / recall at the last epoch]")
